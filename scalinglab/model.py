@@ -1,0 +1,198 @@
+"""The tiny GPT of the course: a pre-LayerNorm decoder in the style of nanoGPT.
+
+Everything that depends on the parameterization (init scales, the attention scale, the output
+multiplier and per-group learning-rate multipliers) is read from one object, `model.param`,
+so that muP is a different object rather than flags scattered through the code.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from scalinglab.errors import ConfigError
+
+
+@dataclass
+class GPTConfig:
+    n_layer: int = 2
+    d_model: int = 64
+    n_head: int = 2
+    context: int = 128          # tokens per sequence
+    vocab_size: int = 256       # byte tokens
+    parameterization: str = "sp"
+    base_width: int | None = None  # the width a muP model is tuned at (unused by sp)
+
+    def __post_init__(self):
+        for name in ("n_layer", "d_model", "n_head", "context", "vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
+        if self.d_model % self.n_head:
+            raise ConfigError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}: "
+                              f"choose n_head from the divisors of d_model, e.g. {_divisors(self.d_model)}")
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ConfigError(f"unknown parameterization {self.parameterization!r}: "
+                              f"choose one of {sorted(PARAMETERIZATIONS)}")
+
+    @property
+    def d_head(self):
+        return self.d_model // self.n_head
+
+
+def _divisors(n):
+    return [d for d in range(1, min(n, 16) + 1) if n % d == 0]
+
+
+class StandardParam:
+    """Standard parameterization (SP), as in GPT-2 and nanoGPT.
+
+    Every parameter has a kind; the parameterization maps kinds to init scales and
+    learning-rate multipliers:
+      embedding  token and position embeddings
+      hidden     weight matrices inside the blocks
+      residual   matrices that write into the residual stream (scaled down with depth, GPT-2)
+      output     the output head
+      gain       LayerNorm weights (initialised to 1, never decayed)
+    """
+    name = "sp"
+    std = 0.02
+
+    def __init__(self, config: GPTConfig):
+        self.config = config
+
+    def init_std(self, kind):
+        if kind == "residual":
+            return self.std / math.sqrt(2 * self.config.n_layer)
+        return self.std
+
+    def attn_scale(self):
+        return 1 / math.sqrt(self.config.d_head)
+
+    def output_mult(self):
+        return 1.0
+
+    def lr_mult(self, kind):
+        return 1.0
+
+
+PARAMETERIZATIONS = {"sp": StandardParam}
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config, param):
+        super().__init__()
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
+        self.n_head = config.n_head
+        self.scale = param.attn_scale()
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.up = nn.Linear(config.d_model, 4 * config.d_model, bias=False)
+        self.down = nn.Linear(4 * config.d_model, config.d_model, bias=False)
+
+    def forward(self, x):
+        return self.down(F.gelu(self.up(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, config, param):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.d_model, bias=False)
+        self.attn = CausalSelfAttention(config, param)
+        self.ln2 = nn.LayerNorm(config.d_model, bias=False)
+        self.mlp = MLP(config)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.param = PARAMETERIZATIONS[config.parameterization](config)
+        self.wte = nn.Embedding(config.vocab_size, config.d_model)
+        self.wpe = nn.Embedding(config.context, config.d_model)
+        self.blocks = nn.ModuleList(Block(config, self.param) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.d_model, bias=False)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.output_mult = self.param.output_mult()
+        self.reset_parameters()
+
+    def param_kinds(self):
+        """Yield (name, parameter, kind) for every parameter; see StandardParam for the kinds."""
+        for name, p in self.named_parameters():
+            if name.startswith(("wte", "wpe")):
+                kind = "embedding"
+            elif name.startswith("head"):
+                kind = "output"
+            elif p.ndim == 1:
+                kind = "gain"
+            elif name.endswith(("attn.proj.weight", "mlp.down.weight")):
+                kind = "residual"
+            else:
+                kind = "hidden"
+            yield name, p, kind
+
+    @torch.no_grad()
+    def reset_parameters(self):
+        for _, p, kind in self.param_kinds():
+            if kind == "gain":
+                p.fill_(1.0)
+            else:
+                p.normal_(0.0, self.param.init_std(kind))
+
+    def forward(self, idx, targets=None):
+        T = idx.shape[1]
+        if T > self.config.context:
+            raise ConfigError(f"sequence of {T} tokens is longer than the model's context {self.config.context}")
+        x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))
+        for block in self.blocks:
+            x = block(x)
+        logits = self.head(self.ln_f(x)) * self.output_mult
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
+        return logits, loss
+
+
+def non_embedding_params(n_layer, d_model):
+    """Kaplan et al. (2020)'s N = 12 * n_layer * d_model^2 (with d_ff = 4 d_model, d_attn = d_model).
+
+    Per block: Q, K, V and the attention output are 4 d^2; the MLP is 2 * 4 d^2. Our model has no
+    biases; its LayerNorm gains add (2 * n_layer + 1) * d_model more, which count_params includes.
+    """
+    return 12 * n_layer * d_model ** 2
+
+
+def count_params(model: GPT):
+    """Parameter counts of a GPT, by the conventions of Kaplan et al. (2020).
+
+    Returns a dict with
+      embedding      token + position embeddings
+      output_head    the untied output head (vocab_size * d_model). Kaplan's N excludes it, since in
+                     a tied model it is the embedding; we follow that and keep it out of
+                     `non_embedding`, reporting it here so that totals add up.
+      non_embedding  everything inside the blocks plus the final LayerNorm: exactly
+                     non_embedding_params(n_layer, d_model) + (2 * n_layer + 1) * d_model
+      total          the sum of the three
+    """
+    counts = {"embedding": 0, "output_head": 0, "non_embedding": 0}
+    for _, p, kind in model.param_kinds():
+        key = {"embedding": "embedding", "output": "output_head"}.get(kind, "non_embedding")
+        counts[key] += p.numel()
+    counts["total"] = sum(counts.values())
+    return counts

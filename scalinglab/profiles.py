@@ -1,0 +1,42 @@
+"""Compute profiles: the sizes of every experiment for CI (smoke), a laptop CPU (cpu) and one GPU (gpu).
+
+A profile sets sizes, never code paths: the same code runs in all three. The profile is chosen by
+$SCALINGLAB_PROFILE, otherwise automatically (CUDA -> gpu, else cpu).
+"""
+import os
+from dataclasses import dataclass
+
+import torch
+
+from scalinglab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    budget: str     # what the profile promises, in words
+    model: dict     # the default model of `python -m scalinglab train`
+    train: dict     # its default training settings
+
+
+PROFILES = {
+    "smoke": Profile("smoke", "a whole lab in <= 90 s on 2 CPU cores (CI)",
+                     model=dict(n_layer=2, d_model=64, n_head=2, context=128),
+                     train=dict(tokens=200_000, batch_size=16, eval_tokens=16_384)),
+    "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
+                   model=dict(n_layer=4, d_model=128, n_head=4, context=128),
+                   train=dict(tokens=2_000_000, batch_size=32, eval_tokens=131_072)),
+    "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
+                   model=dict(n_layer=6, d_model=384, n_head=6, context=256),
+                   train=dict(tokens=100_000_000, batch_size=64, eval_tokens=524_288)),
+}
+
+
+def get_profile(name=None) -> Profile:
+    """The named profile, else $SCALINGLAB_PROFILE, else gpu when CUDA is available and cpu otherwise."""
+    name = name or os.environ.get("SCALINGLAB_PROFILE") or "auto"
+    if name == "auto":
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r}: set SCALINGLAB_PROFILE to one of {sorted(PROFILES)} or auto")
+    return PROFILES[name]

@@ -1,0 +1,156 @@
+"""Sweeps: grids of runs whose results are appended, one RunResult per line, to a JSONL file.
+
+A sweep is resumable: running it again skips every run whose id is already in the file. Each
+result is written by replacing the whole file atomically (temporary file, fsync, rename), so an
+interrupt, a crash or kill -9 loses at most the run in progress and never leaves a torn line.
+"""
+import datetime
+import itertools
+import json
+import os
+import subprocess
+from dataclasses import fields
+
+import pandas as pd
+
+from scalinglab.errors import ConfigError
+from scalinglab.model import GPTConfig
+from scalinglab.profiles import get_profile
+from scalinglab.train import TrainConfig, pick_device, run_id, train, versions
+
+
+def _split_key(key):
+    section, _, name = key.partition(".")
+    valid = {"model": {f.name for f in fields(GPTConfig)}, "train": {f.name for f in fields(TrainConfig)}}
+    if section not in valid or name not in valid[section]:
+        raise ConfigError(f"unknown sweep key {key!r}: use 'model.<field>' or 'train.<field>', fields: "
+                          f"model {sorted(valid['model'])}, train {sorted(valid['train'])}")
+    return section, name
+
+
+def expand(spec: dict):
+    """The (GPTConfig, TrainConfig) pairs of a sweep spec.
+
+    spec = {"model": {...base GPTConfig fields...}, "train": {...base TrainConfig fields...},
+            "grid": {"model.d_model": [64, 128], "train.lr": [1e-3, 3e-3]},   # cartesian product
+            "runs": [{"train.tokens": 1e6}, ...]}                               # and/or explicit runs
+    Every configuration is built (and so checked) before anything trains.
+    """
+    unknown = set(spec) - {"model", "train", "grid", "runs", "results", "name"}
+    if unknown:
+        raise ConfigError(f"unknown sweep spec keys {sorted(unknown)}: use model, train, grid, runs, results, name")
+    grid = spec.get("grid") or {}
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"grid entry {key!r} must be a non-empty list of values, got {values!r}")
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    overrides = [{**combo, **run} for combo in combos for run in (spec.get("runs") or [{}])]
+    configs = []
+    for override in overrides:
+        parts = {"model": dict(spec.get("model") or {}), "train": dict(spec.get("train") or {})}
+        for key, value in override.items():
+            section, name = _split_key(key)
+            parts[section][name] = value
+        try:
+            configs.append((GPTConfig(**parts["model"]), TrainConfig(**parts["train"])))
+        except TypeError as e:
+            raise ConfigError(f"bad sweep configuration {parts}: {e}") from None
+    return configs
+
+
+def read_results(path):
+    """The RunResult dicts in a results file ([] if it does not exist)."""
+    if not os.path.exists(path):
+        return []
+    results = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    results.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise ConfigError(f"{path}, line {number}, is not a JSON record: fix or remove that line "
+                                      f"(scalinglab never writes one; was the file edited by hand?)") from None
+    return results
+
+
+def _replace_atomically(path, text):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def append_result(path, result: dict):
+    """Add one result to a results file; the file is always either the old or the new version."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    old = open(path).read() if os.path.exists(path) else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    _replace_atomically(path, old + json.dumps(result) + "\n")
+
+
+def git_commit():
+    """The scalinglab checkout's commit, with '+dirty' when it has uncommitted changes."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + ("+dirty" if dirty else "")
+
+
+def write_provenance(path, command, results):
+    """<results>.provenance.json: how the file was made, and the command that makes it again."""
+    record = {
+        "results": os.path.basename(path), "runs": len(results), "command": command,
+        "scalinglab_commit": git_commit(), "profile": get_profile().name,
+        "devices": sorted({r["device"] for r in results}), "versions": versions(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(sum(r["wall_time_s"] for r in results), 1),
+    }
+    _replace_atomically(provenance_path(path), json.dumps(record, indent=2) + "\n")
+
+
+def provenance_path(path):
+    return os.path.splitext(path)[0] + ".provenance.json"
+
+
+def run_sweep(configs, results_path, command=None, progress=True):
+    """Train every (GPTConfig, TrainConfig) not yet in results_path; return all results in config order.
+
+    command: the shell command that regenerates this file, recorded in its provenance.
+    """
+    done = {r["run_id"]: r for r in read_results(results_path)}
+    todo = [(mc, tc) for mc, tc in configs if run_id(mc, tc) not in done]
+    if todo:
+        pick_device(todo[0][1].device)  # fail before training, not after the first run
+    from tqdm.auto import tqdm
+    with tqdm(total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run",
+              disable=not progress) as bar:
+        for mc, tc in todo:
+            result = train(mc, tc).to_dict()
+            append_result(results_path, result)
+            done[result["run_id"]] = result
+            write_provenance(results_path, command, list(done.values()))
+            bar.set_postfix(last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
+            bar.update()
+    return [done[run_id(mc, tc)] for mc, tc in configs]
+
+
+def load_results(path) -> pd.DataFrame:
+    """A results file as a DataFrame: one row per run, nested configs flattened to 'model.d_model' etc."""
+    results = read_results(path)
+    if not results:
+        raise ConfigError(f"no results in {path}: run the sweep first")
+    curves = ("curve", "val_curve")  # kept whole, as dicts of lists, rather than flattened
+    frame = pd.json_normalize([{k: v for k, v in r.items() if k not in curves} for r in results])
+    for key in curves:
+        frame[key] = [r[key] for r in results]
+    frame["N"], frame["D"], frame["C"] = frame["params.non_embedding"], frame["tokens"], frame["flops.exact"]
+    return frame

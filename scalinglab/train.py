@@ -1,0 +1,272 @@
+"""train(model_config, train_config) -> RunResult: one training run, start to finish.
+
+AdamW with warmup and a cosine, WSD or constant schedule, gradient clipping, validation on a
+fixed held-out set, and divergence detection. The result is a plain JSON-serialisable record.
+"""
+import datetime
+import hashlib
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from scalinglab.data import Batches, eval_windows, load_corpus
+from scalinglab.errors import ConfigError
+from scalinglab.flops import flops_per_token, tokens_for_flops, training_flops
+from scalinglab.model import GPT, GPTConfig, count_params
+
+SCHEDULES = ("cosine", "wsd", "constant")
+DIVERGENCE_MARGIN = 1.0  # nats above the untrained model's loss: worse than where it started
+
+
+@dataclass
+class TrainConfig:
+    corpus: str = "poetry"
+    tokens: int | None = None      # the budget in training tokens D ...
+    flops: float | None = None     # ... or in training FLOPs C, converted to tokens by flop_count
+    flop_count: str = "exact"      # 'exact' (flops_per_token) or '6nd' (6 N per token)
+    batch_size: int = 32           # sequences per step; the batch in tokens is batch_size * context
+    lr: float = 3e-3               # peak learning rate eta
+    schedule: str = "cosine"       # 'cosine', 'wsd' (warmup-stable-decay) or 'constant'
+    warmup_frac: float = 0.05      # fraction of steps spent warming up linearly from 0
+    decay_frac: float = 0.2        # wsd: fraction of steps spent decaying at the end
+    min_lr_frac: float = 0.1       # the floor the schedule decays to, as a fraction of lr
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    eval_interval: int | None = None  # steps between validations; None: 4 per run
+    eval_tokens: int = 131072         # fixed validation set: standard error < 0.01 nats (see README)
+    seed: int = 0
+    device: str = "auto"           # 'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'mps'
+    compile: bool = False          # torch.compile the model (worth it on CUDA for long runs)
+
+    def __post_init__(self):
+        if (self.tokens is None) == (self.flops is None):
+            raise ConfigError("give exactly one training budget: tokens=... or flops=...")
+        if self.tokens is not None:
+            self.tokens = int(self.tokens)
+        budget = self.tokens if self.tokens is not None else self.flops
+        if not budget > 0:
+            raise ConfigError(f"the training budget must be positive, got {budget!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}: use one of {SCHEDULES}")
+        if self.flop_count not in ("exact", "6nd"):
+            raise ConfigError(f"unknown flop_count {self.flop_count!r}: use 'exact' or '6nd'")
+        for name in ("warmup_frac", "decay_frac", "min_lr_frac"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
+        for name in ("batch_size", "eval_tokens"):
+            if int(getattr(self, name)) <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    model: dict
+    train: dict
+    params: dict
+    steps: int
+    tokens: int                    # training tokens seen, D
+    batch_tokens: int
+    flops: dict                    # training FLOPs: {'exact': ..., '6nd': ...}
+    train_loss: float | None       # nats per token, mean of the last 5% of steps
+    val_loss: float | None         # nats per token on the fixed validation set
+    val_loss_stderr: float | None  # standard error of val_loss across validation windows
+    train_bpb: float | None        # bits per byte (= bits per token for byte tokens)
+    val_bpb: float | None
+    curve: dict                    # train loss and lr at logged steps
+    val_curve: dict                # validation loss at evaluation steps
+    diverged: bool
+    diverged_step: int | None
+    wall_time_s: float
+    tokens_per_s: float
+    device: str
+    versions: dict
+    date: str
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return asdict(self)
+
+    def summary(self):
+        status = f"DIVERGED at step {self.diverged_step}" if self.diverged else \
+            f"val {self.val_loss:.4f} ± {self.val_loss_stderr:.4f} nats/token ({self.val_bpb:.3f} bits/byte)"
+        return (f"run {self.run_id}: N={self.params['non_embedding']:,} D={self.tokens:,} "
+                f"C={self.flops['exact']:.3g} FLOPs | {status} | {self.steps} steps in {self.wall_time_s:.1f}s "
+                f"({self.tokens_per_s:,.0f} tok/s on {self.device})")
+
+
+def run_id(model_config: GPTConfig, train_config: TrainConfig):
+    """A run's identity: a hash of its full configuration (what sweeps use to skip finished runs)."""
+    blob = json.dumps({"model": asdict(model_config), "train": asdict(train_config)}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def lr_multiplier(step, total_steps, config: TrainConfig):
+    """The schedule: the fraction of the peak learning rate to use at `step` (0-based)."""
+    warmup = round(config.warmup_frac * total_steps)
+    if step < warmup:
+        return (step + 1) / warmup
+    floor = config.min_lr_frac
+    if config.schedule == "constant":
+        return 1.0
+    if config.schedule == "cosine":
+        progress = (step - warmup) / max(1, total_steps - 1 - warmup)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    decay_start = total_steps - round(config.decay_frac * total_steps)  # wsd
+    if step < decay_start:
+        return 1.0
+    progress = (step - decay_start + 1) / max(1, total_steps - decay_start)
+    return 1.0 - (1 - floor) * progress
+
+
+def pick_device(name="auto"):
+    if name != "auto":
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' requested but CUDA is not available: use device='auto' or 'cpu'")
+        if name == "mps" and not torch.backends.mps.is_available():
+            raise ConfigError("device 'mps' requested but Apple MPS is not available: use device='auto' or 'cpu'")
+        return name
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def make_optimizer(model: GPT, config: TrainConfig, device):
+    """AdamW with one parameter group per kind, so the parameterization sets each group's lr."""
+    groups = {}
+    for _, p, kind in model.param_kinds():
+        groups.setdefault(kind, []).append(p)
+    param_groups = [{"params": ps, "lr_mult": model.param.lr_mult(kind),
+                     "weight_decay": 0.0 if kind == "gain" else config.weight_decay}
+                    for kind, ps in groups.items()]
+    # The fused kernel is faster than the per-tensor loop on CPU and CUDA alike.
+    fused = device == "cpu" or device.startswith("cuda")
+    return torch.optim.AdamW(param_groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused)
+
+
+@torch.no_grad()
+def evaluate(model, windows, batch_size, device, autocast):
+    """Mean loss over the fixed validation windows, and its standard error across windows."""
+    model.eval()
+    per_window = []
+    for chunk in windows.split(batch_size):
+        chunk = chunk.to(device)
+        with autocast:
+            logits, _ = model(chunk[:, :-1])
+        loss = F.cross_entropy(logits.float().transpose(1, 2), chunk[:, 1:], reduction="none")
+        per_window.append(loss.mean(dim=1).cpu())
+    model.train()
+    losses = torch.cat(per_window).double()
+    stderr = losses.std().item() / math.sqrt(len(losses)) if len(losses) > 1 else float("nan")
+    return losses.mean().item(), stderr
+
+
+def versions():
+    import scalinglab
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "scalinglab": scalinglab.__version__}
+
+
+def plan_budget(model_config: GPTConfig, config: TrainConfig):
+    """Steps and tokens a budget buys: tokens as given, or a FLOP budget converted by config.flop_count."""
+    tokens = config.tokens
+    if tokens is None:
+        tokens = tokens_for_flops(config.flops, model_config, config.flop_count)
+    batch_tokens = config.batch_size * model_config.context
+    steps = max(1, round(tokens / batch_tokens))
+    return steps, steps * batch_tokens
+
+
+def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) -> RunResult:
+    """Train a GPT from scratch and return its RunResult. Never raises on divergence: marks it."""
+    mc, tc = model_config, train_config
+    device = pick_device(tc.device)
+    steps, tokens = plan_budget(mc, tc)
+    train_tokens = load_corpus(tc.corpus, "train")
+    val_set = eval_windows(load_corpus(tc.corpus, "val"), mc.context, tc.eval_tokens)
+    batches = Batches(train_tokens, tc.batch_size, mc.context, seed=tc.seed, device=device)
+
+    torch.manual_seed(tc.seed)
+    model = GPT(mc).to(device)
+    params = count_params(model)
+    optimizer = make_optimizer(model, tc, device)
+    step_fn = torch.compile(model) if tc.compile else model
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
+
+    eval_interval = tc.eval_interval or max(1, steps // 4)
+    log_interval = max(1, steps // 200)
+    tail = max(1, steps // 20)  # the final train loss averages the last 5% of steps
+    curve = {"step": [], "lr": [], "train_loss": []}
+    val_curve = {"step": [], "tokens": [], "val_loss": [], "val_loss_stderr": []}
+    recent, window_sum, window_n = [], 0.0, 0
+    first_loss, diverged_step = None, None
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, desc="train", unit="step")
+
+    start = time.perf_counter()
+    for step in range(steps):
+        lr = tc.lr * lr_multiplier(step, steps, tc)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group["lr_mult"]
+        x, y = next(batches)
+        with autocast:
+            _, loss = step_fn(x, y)
+        loss.backward()
+        if tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        loss = loss.item()
+        first_loss = loss if first_loss is None else first_loss
+        if not math.isfinite(loss) or loss > first_loss + DIVERGENCE_MARGIN:
+            diverged_step = step
+            break
+        recent = (recent + [loss])[-tail:]
+        window_sum, window_n = window_sum + loss, window_n + 1
+        if (step + 1) % log_interval == 0 or step + 1 == steps:
+            curve["step"].append(step + 1)
+            curve["lr"].append(lr)
+            curve["train_loss"].append(window_sum / window_n)
+            window_sum, window_n = 0.0, 0
+        if (step + 1) % eval_interval == 0 or step + 1 == steps:
+            val, err = evaluate(model, val_set, tc.batch_size, device, autocast)
+            for k, v in zip(val_curve, (step + 1, (step + 1) * batches.batch_size * mc.context, val, err)):
+                val_curve[k].append(v)
+        if bar:
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.3f}")
+    wall = time.perf_counter() - start
+    if bar:
+        bar.close()
+
+    diverged = diverged_step is not None
+    seen = (diverged_step if diverged else steps) * batches.batch_size * mc.context
+    train_loss = None if diverged else sum(recent) / len(recent)
+    val_loss, stderr = (None, None) if diverged else (val_curve["val_loss"][-1], val_curve["val_loss_stderr"][-1])
+    bpb = (lambda nats: None if nats is None else nats / math.log(2))
+    return RunResult(
+        run_id=run_id(mc, tc), model=asdict(mc), train=asdict(tc), params=params,
+        steps=steps, tokens=tokens if not diverged else seen, batch_tokens=tc.batch_size * mc.context,
+        flops={"exact": flops_per_token(mc) * seen, "6nd": training_flops(params["non_embedding"], seen)},
+        train_loss=train_loss, val_loss=val_loss, val_loss_stderr=stderr,
+        train_bpb=bpb(train_loss), val_bpb=bpb(val_loss), curve=curve, val_curve=val_curve,
+        diverged=diverged, diverged_step=diverged_step, wall_time_s=wall,
+        tokens_per_s=seen / wall if wall > 0 else 0.0, device=device, versions=versions(),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
