@@ -1,0 +1,3 @@
+from scalinglab.cli import main
+
+main()

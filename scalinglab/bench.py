@@ -1,0 +1,131 @@
+"""python -m scalinglab bench: training throughput as ratios, not seconds.
+
+For models of about 0.1M, 1M and 10M non-embedding parameters (context 128, byte vocabulary,
+batch 32 x 128) it measures scalinglab's `train` against a plain PyTorch loop of the same
+architecture written below, and against the machine's fp32 matmul rate. Each measurement runs in
+a fresh process, so that peak memory (max RSS) is that one run's.
+"""
+import concurrent.futures
+import multiprocessing
+import resource
+import time
+
+import torch
+import torch.nn.functional as F
+
+SIZES = {  # label: (n_layer, d_model, n_head)
+    "0.1M": (2, 64, 2),
+    "1M": (5, 128, 4),
+    "10M": (6, 384, 6),
+}
+CONTEXT, BATCH, VOCAB = 128, 32, 256
+STEPS = {"0.1M": 150, "1M": 40, "10M": 12}
+
+
+def matmul_gflops(seconds=2.0):
+    """The best fp32 matmul rate over a few square sizes, in GFLOP/s."""
+    best = 0.0
+    for n in (512, 1024, 2048):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b  # warm up
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            a @ b
+            count += 1
+        best = max(best, 2 * n ** 3 * count / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def reference_loop(n_layer, d_model, n_head, steps, tokens):
+    """The same GPT and AdamW step as scalinglab, written as plain functions over weight tensors."""
+    torch.manual_seed(0)
+    d, T = d_model, CONTEXT
+
+    def weight(*shape, std=0.02):
+        return (torch.randn(*shape) * std).requires_grad_()
+
+    wte, wpe, head = weight(VOCAB, d), weight(T, d), weight(VOCAB, d)
+    layers = [dict(ln1=torch.ones(d, requires_grad=True), qkv=weight(3 * d, d), proj=weight(d, d),
+                   ln2=torch.ones(d, requires_grad=True), up=weight(4 * d, d), down=weight(d, 4 * d))
+              for _ in range(n_layer)]
+    ln_f = torch.ones(d, requires_grad=True)
+    params = [wte, wpe, head, ln_f] + [p for layer in layers for p in layer.values()]
+    opt = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+    data = torch.from_numpy(tokens[: 1 << 22].astype("int64"))
+
+    def loss_fn(idx, targets):
+        x = wte[idx] + wpe
+        for w in layers:
+            h = F.layer_norm(x, (d,), w["ln1"])
+            q, k, v = F.linear(h, w["qkv"]).view(BATCH, T, 3, n_head, d // n_head).permute(2, 0, 3, 1, 4)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + F.linear(a.transpose(1, 2).reshape(BATCH, T, d), w["proj"])
+            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (d,), w["ln2"]), w["up"])), w["down"])
+        logits = F.linear(F.layer_norm(x, (d,), ln_f), head)
+        return F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1))
+
+    start = time.perf_counter()
+    for _ in range(steps):
+        ix = torch.randint(len(data) - T - 1, (BATCH,))
+        xy = torch.stack([data[i:i + T + 1] for i in ix])
+        loss = loss_fn(xy[:, :-1], xy[:, 1:])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss.item()
+    return steps * BATCH * T / (time.perf_counter() - start)
+
+
+def scalinglab_loop(n_layer, d_model, n_head, steps):
+    from scalinglab.model import GPTConfig
+    from scalinglab.train import TrainConfig, train
+    result = train(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head, context=CONTEXT),
+                   TrainConfig(corpus="prose", tokens=steps * BATCH * CONTEXT, batch_size=BATCH,
+                               eval_tokens=CONTEXT, eval_interval=steps, device="cpu"))
+    return result.tokens_per_s
+
+
+def measure(label, impl):
+    """(tokens/s, peak RSS in MB) of one implementation at one size; runs in its own process."""
+    from scalinglab.data import load_corpus
+    n_layer, d_model, n_head = SIZES[label]
+    tokens = load_corpus("prose")
+    if impl == "reference":
+        rate = reference_loop(n_layer, d_model, n_head, STEPS[label], tokens)
+    else:
+        rate = scalinglab_loop(n_layer, d_model, n_head, STEPS[label])
+    return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(quick=False):
+    from scalinglab.flops import flops_per_token
+    from scalinglab.model import GPTConfig, non_embedding_params
+    from scalinglab.data import load_corpus
+    load_corpus("prose")  # build the cache once, outside the timed processes
+    if quick:
+        STEPS.update({k: max(3, v // 3) for k, v in STEPS.items()})
+    repeats = 1 if quick else 2
+    peak = matmul_gflops()
+    print(f"fp32 matmul rate: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads (torch {torch.__version__})")
+    print(f"{'size':>5} {'N':>10} {'impl':>10} {'tokens/s':>10} {'GFLOP/s':>8} {'of matmul':>9} {'peak MB':>8}")
+    ctx = multiprocessing.get_context("spawn")
+    ratios, fractions, peak_mb = [], {}, {}
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1) as pool:
+        for label, (n_layer, d_model, n_head) in SIZES.items():
+            per_token = flops_per_token(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head, context=CONTEXT))
+            best = {}
+            for _ in range(repeats):  # alternate, so drifts in machine speed hit both alike
+                for impl in ("reference", "scalinglab"):
+                    rate, mb = pool.submit(measure, label, impl).result()
+                    if rate > best.get(impl, (0, 0))[0]:
+                        best[impl] = (rate, mb)
+            for impl, (rate, mb) in best.items():
+                gflops = rate * per_token / 1e9
+                print(f"{label:>5} {non_embedding_params(n_layer, d_model):>10,} {impl:>10} {rate:>10,.0f} "
+                      f"{gflops:>8.1f} {gflops / peak:>9.0%} {mb:>8.0f}")
+            ratios.append(best["scalinglab"][0] / best["reference"][0])
+            fractions[label] = best["scalinglab"][0] * per_token / 1e9 / peak
+            peak_mb[label] = best["scalinglab"][1]
+    print(f"bench: min_ratio_vs_reference={min(ratios):.2f} matmul_fraction_1M={fractions['1M']:.2f} "
+          f"matmul_fraction_10M={fractions['10M']:.2f} peak_mem_10M_MB={peak_mb['10M']:.0f}")

@@ -1,0 +1,139 @@
+"""python -m scalinglab {train, sweep, bench}: the command line.
+
+The options of `train` are generated from the fields of GPTConfig and TrainConfig, so the command
+line can never fall behind the library. Bad input ends in one line on stderr, never a traceback.
+"""
+import argparse
+import os
+import shlex
+import sys
+import types
+from dataclasses import MISSING, fields
+
+from scalinglab.errors import ConfigError
+from scalinglab.model import GPTConfig
+from scalinglab.profiles import PROFILES, get_profile
+from scalinglab.train import TrainConfig
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(kind):
+    def parse(text):
+        try:
+            value = float(text)  # accepts 1e6 for an integer too
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if kind is int:
+            if not value.is_integer():
+                raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+            return int(value)
+        return value
+    return parse
+
+
+def _add_fields(group, cls, prefix):
+    for f in fields(cls):
+        kind = f.type
+        if isinstance(kind, types.UnionType):  # int | None -> int
+            kind = next(t for t in kind.__args__ if t is not type(None))
+        default = None if f.default is MISSING else f.default
+        flag = "--" + f.name.replace("_", "-")
+        dest = f"{prefix}.{f.name}"
+        if kind is bool:
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"(default: {default})")
+        else:
+            group.add_argument(flag, dest=dest, default=None, metavar=kind.__name__.upper(),
+                               type=_number(kind) if kind in (int, float) else kind,
+                               help=f"(default: {default}, or the profile's)")
+
+
+def _overrides(args, prefix):
+    return {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(prefix + ".") and v is not None}
+
+
+def cmd_train(args):
+    from scalinglab.sweep import append_result
+    from scalinglab.train import train
+    profile = get_profile(args.profile)
+    model = {**profile.model, **_overrides(args, "model")}
+    settings = {**profile.train, **_overrides(args, "train")}
+    if "flops" in _overrides(args, "train") and "tokens" not in _overrides(args, "train"):
+        settings.pop("tokens")  # a FLOP budget replaces the profile's token budget
+    model_config, train_config = GPTConfig(**model), TrainConfig(**settings)
+    print(f"profile {profile.name}: {profile.budget}", file=sys.stderr)
+    result = train(model_config, train_config, progress=not args.quiet)
+    print(result.summary())
+    if args.out:
+        append_result(args.out, result.to_dict())
+        print(f"result appended to {args.out}")
+
+
+def cmd_sweep(args):
+    import yaml
+    from scalinglab.sweep import expand, run_sweep
+    try:
+        with open(args.spec) as f:
+            spec = yaml.safe_load(f)  # YAML is a superset of JSON
+    except FileNotFoundError:
+        raise ConfigError(f"sweep spec not found: {args.spec}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{args.spec} is not valid YAML or JSON: {str(e).splitlines()[0]}") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{args.spec} must hold a mapping with keys model, train, grid and/or runs")
+    results = args.results or os.path.join(os.path.dirname(args.spec),
+                                            spec.get("results") or os.path.splitext(os.path.basename(args.spec))[0] + ".jsonl")
+    configs = expand(spec)
+    command = f"SCALINGLAB_PROFILE={get_profile().name} python -m scalinglab sweep {shlex.quote(args.spec)}"
+    print(f"sweep {args.spec}: {len(configs)} runs -> {results}", file=sys.stderr)
+    try:
+        run_sweep(configs, results, command=command, progress=not args.quiet)
+    except KeyboardInterrupt:
+        sys.exit(f"\ninterrupted: finished runs are saved in {results}; run the same command to resume")
+    print(f"{len(configs)} runs in {results}")
+
+
+def cmd_bench(args):
+    from scalinglab.bench import main
+    main(quick=args.quick)
+
+
+def build_parser():
+    parser = Parser(prog="python -m scalinglab", description="Train tiny Transformers and fit scaling laws.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = commands.add_parser("train", help="train one model and print its RunResult summary",
+                            description="Train one GPT. Unset options take the compute profile's sizes "
+                                        "(SCALINGLAB_PROFILE=smoke|cpu|gpu, default auto).")
+    p.add_argument("--profile", choices=sorted(PROFILES), help="compute profile (default: $SCALINGLAB_PROFILE or auto)")
+    p.add_argument("--out", metavar="FILE.jsonl", help="append the RunResult to this results file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_fields(p.add_argument_group("model (GPTConfig)"), GPTConfig, "model")
+    _add_fields(p.add_argument_group("training (TrainConfig)"), TrainConfig, "train")
+    p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser("sweep", help="run a grid of runs from a YAML or JSON spec (resumable)",
+                            description="Run every configuration of SPEC, skipping those already in the results "
+                                        "file. SPEC keys: model, train (base fields), grid (key -> list, "
+                                        "cartesian product), runs (list of overrides), results (file name).")
+    p.add_argument("spec", help="YAML or JSON sweep spec")
+    p.add_argument("--results", help="results file (default: the spec's 'results', or SPEC with .jsonl)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_sweep)
+
+    p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate")
+    p.add_argument("--quick", action="store_true", help="fewer steps and one repeat (noisier)")
+    p.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except ConfigError as e:
+        sys.exit(f"error: {e}")

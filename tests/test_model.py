@@ -1,0 +1,83 @@
+import math
+
+import pytest
+import torch
+
+from scalinglab.errors import ConfigError
+from scalinglab.model import GPT, GPTConfig, StandardParam, count_params, non_embedding_params
+
+
+@pytest.mark.parametrize("L, d, h, T, expected", [
+    # embedding = 256 d + T d; head = 256 d; non-embedding = 12 L d^2 + (2 L + 1) d LayerNorm gains
+    (2, 64, 2, 128, {"embedding": 24_576, "output_head": 16_384, "non_embedding": 98_624, "total": 139_584}),
+    (4, 128, 4, 128, {"embedding": 49_152, "output_head": 32_768, "non_embedding": 787_584, "total": 869_504}),
+    (6, 384, 6, 256, {"embedding": 196_608, "output_head": 98_304, "non_embedding": 10_621_824, "total": 10_916_736}),
+])
+def test_parameter_counts_by_hand(L, d, h, T, expected):
+    assert count_params(GPT(GPTConfig(n_layer=L, d_model=d, n_head=h, context=T))) == expected
+
+
+@pytest.mark.parametrize("L, d", [(1, 8), (2, 64), (5, 128), (6, 384)])
+def test_12_L_d2_differs_only_by_layernorm_gains(L, d):
+    counted = count_params(GPT(GPTConfig(n_layer=L, d_model=d, n_head=1)))["non_embedding"]
+    assert non_embedding_params(L, d) == 12 * L * d * d
+    assert counted - non_embedding_params(L, d) == (2 * L + 1) * d
+
+
+def test_forward_shapes_and_initial_loss():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, d_model=32, n_head=4, context=16))
+    x = torch.randint(0, 256, (3, 16))
+    logits, loss = model(x, x)
+    assert logits.shape == (3, 16, 256)
+    assert abs(loss.item() - math.log(256)) < 0.1  # an untrained model is close to uniform
+
+
+def test_model_is_causal():
+    model = GPT(GPTConfig(n_layer=2, d_model=32, n_head=4, context=16))
+    x = torch.randint(0, 256, (1, 16))
+    y = x.clone()
+    y[0, 10:] = (y[0, 10:] + 1) % 256
+    a, _ = model(x)
+    b, _ = model(y)
+    assert torch.allclose(a[0, :10], b[0, :10]) and not torch.allclose(a[0, 10:], b[0, 10:])
+
+
+def test_init_and_lr_come_from_the_parameterization():
+    class Wide(StandardParam):
+        std = 0.5
+
+        def lr_mult(self, kind):
+            return 3.0 if kind == "hidden" else 1.0
+
+    config = GPTConfig(n_layer=2, d_model=256, n_head=4)
+    model = GPT(config)
+    model.param = Wide(config)
+    model.reset_parameters()
+    kinds = {name: kind for name, _, kind in model.param_kinds()}
+    assert kinds["blocks.0.attn.qkv.weight"] == "hidden" and kinds["blocks.0.mlp.down.weight"] == "residual"
+    assert kinds["head.weight"] == "output" and kinds["wte.weight"] == "embedding" and kinds["ln_f.weight"] == "gain"
+    assert abs(model.blocks[0].attn.qkv.weight.std().item() - 0.5) < 0.02
+    assert abs(model.blocks[1].mlp.down.weight.std().item() - 0.5 / 2) < 0.02  # 0.5 / sqrt(2 n_layer)
+    assert (model.ln_f.weight == 1).all()
+    from scalinglab.train import TrainConfig, make_optimizer
+    groups = make_optimizer(model, TrainConfig(tokens=1), "cpu").param_groups
+    assert sorted(g["lr_mult"] for g in groups) == [1.0, 1.0, 1.0, 1.0, 3.0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(d_model=65, n_head=2), "d_model=65 is not divisible by n_head=2"),
+    (dict(n_layer=0), "n_layer must be a positive integer"),
+    (dict(d_model=-8), "d_model must be a positive integer"),
+    (dict(context=2.5), "context must be a positive integer"),
+    (dict(parameterization="ntk"), "unknown parameterization 'ntk'"),
+])
+def test_bad_configs(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        GPTConfig(**kwargs)
+
+
+def test_sequence_longer_than_context():
+    model = GPT(GPTConfig(context=8))
+    with pytest.raises(ConfigError, match="longer than the model's context 8"):
+        model(torch.zeros(1, 9, dtype=torch.long))

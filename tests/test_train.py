@@ -1,0 +1,114 @@
+import json
+import math
+
+import pytest
+
+from scalinglab.errors import ConfigError
+from scalinglab.flops import flops_per_token
+from scalinglab.model import GPTConfig
+from scalinglab.train import TrainConfig, lr_multiplier, plan_budget, run_id, train
+
+TINY = GPTConfig(n_layer=2, d_model=32, n_head=2, context=64)
+
+
+def tiny_train(**overrides):
+    settings = dict(corpus="prose", tokens=30 * 8 * 64, batch_size=8, lr=3e-3, eval_tokens=64 * 64)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def test_thirty_steps_lower_the_loss():
+    result = train(TINY, tiny_train())
+    assert result.steps == 30 and not result.diverged
+    first, last = result.curve["train_loss"][0], result.curve["train_loss"][-1]
+    assert last < first - 0.5, (first, last)
+    assert result.val_loss < math.log(256) - 0.5
+
+
+def test_same_seed_same_loss_on_cpu():
+    a, b = train(TINY, tiny_train(seed=3)), train(TINY, tiny_train(seed=3))
+    assert abs(a.val_loss - b.val_loss) < 1e-6 and abs(a.train_loss - b.train_loss) < 1e-6
+    c = train(TINY, tiny_train(seed=4))
+    assert abs(a.val_loss - c.val_loss) > 1e-6
+
+
+def test_huge_learning_rate_is_recorded_as_diverged():
+    result = train(TINY, tiny_train(lr=50.0))
+    assert result.diverged and result.diverged_step is not None and result.diverged_step < 30
+    assert result.val_loss is None and result.tokens < 30 * 8 * 64
+    json.dumps(result.to_dict(), allow_nan=False)  # still a valid record
+
+
+def test_result_is_a_complete_json_record():
+    result = train(TINY, tiny_train())
+    record = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert record["model"]["d_model"] == 32 and record["train"]["corpus"] == "prose"
+    assert record["tokens"] == 30 * 8 * 64 and record["batch_tokens"] == 512
+    assert record["flops"]["exact"] == flops_per_token(TINY) * record["tokens"]
+    assert record["flops"]["6nd"] == 6 * record["params"]["non_embedding"] * record["tokens"]
+    assert record["val_bpb"] == pytest.approx(record["val_loss"] / math.log(2))
+    assert record["val_curve"]["step"][-1] == 30 and len(record["curve"]["train_loss"]) == 30
+    assert record["device"] == "cpu" and record["versions"]["torch"] and record["wall_time_s"] > 0
+    assert record["run_id"] == run_id(TINY, tiny_train())
+
+
+def test_default_validation_noise_is_below_a_hundredth_of_a_nat():
+    # The default validation set (TrainConfig.eval_tokens) after a short run on the default corpus.
+    model = GPTConfig(n_layer=2, d_model=64, n_head=2, context=128)
+    result = train(model, TrainConfig(tokens=100 * 16 * 128, batch_size=16))
+    assert result.val_loss_stderr < 0.01, result.val_loss_stderr
+
+
+def test_flop_budget_is_converted_with_the_chosen_count():
+    per_token = flops_per_token(TINY)
+    steps, tokens = plan_budget(TINY, tiny_train(tokens=None, flops=per_token * 5120))
+    assert (steps, tokens) == (10, 5120)
+    six_nd = 6 * 12 * 2 * 32 ** 2
+    steps, tokens = plan_budget(TINY, tiny_train(tokens=None, flops=six_nd * 5120, flop_count="6nd"))
+    assert (steps, tokens) == (10, 5120)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "wsd", "constant"])
+def test_schedules_warm_up_then_follow_their_shape(schedule):
+    config = tiny_train(schedule=schedule, warmup_frac=0.1, decay_frac=0.2, min_lr_frac=0.1)
+    lrs = [lr_multiplier(s, 100, config) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)   # linear warmup over 10 steps
+    assert all(0.1 - 1e-9 <= lr <= 1 for lr in lrs)
+    if schedule == "cosine":
+        assert lrs[10] == pytest.approx(1.0) and lrs[-1] == pytest.approx(0.1)
+        assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    elif schedule == "wsd":
+        assert lrs[10:80] == [1.0] * 70 and lrs[-1] == pytest.approx(0.1)
+        assert lrs[80] < 1.0 and all(a > b for a, b in zip(lrs[80:], lrs[81:]))
+    else:
+        assert lrs[10:] == [1.0] * 90
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(tokens=None), "exactly one training budget"),
+    (dict(flops=1e9), "exactly one training budget"),
+    (dict(tokens=-5), "must be positive"),
+    (dict(schedule="linear"), "unknown schedule 'linear'"),
+    (dict(flop_count="7nd"), "unknown flop_count"),
+    (dict(warmup_frac=1.5), "warmup_frac must be between 0 and 1"),
+    (dict(batch_size=0), "batch_size must be a positive integer"),
+    (dict(lr=0), "lr must be positive"),
+    (dict(device="tpu"), "unknown device 'tpu'"),
+])
+def test_bad_train_configs(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny_train(**kwargs)
+
+
+def test_unavailable_device_is_a_clear_error():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        train(TINY, tiny_train(device="cuda"))
+
+
+def test_context_longer_than_the_data(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("only a few hundred bytes of text here. " * 10)
+    with pytest.raises(ConfigError, match="fewer than one context window"):
+        train(GPTConfig(context=512), tiny_train(corpus=str(path)))
