@@ -3,19 +3,22 @@
 For models of about 0.1M, 1M and 10M non-embedding parameters (context 128, byte vocabulary,
 batch 32 x 128) it measures scalinglab's `train` against a plain PyTorch loop of the same
 architecture written below, and against the machine's fp32 matmul rate. Each measurement runs in
-a fresh process, so that peak memory (max RSS) is that one run's.
+a fresh process, so that peak memory (max RSS) is that one run's. The two implementations run
+alternately and the ratio is the median over those pairs: this machine's speed drifts by 10%
+from minute to minute, and pairing cancels the drift.
 """
 import concurrent.futures
 import multiprocessing
 import resource
+import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-SIZES = {  # label: (n_layer, d_model, n_head)
-    "0.1M": (2, 64, 2),
-    "1M": (5, 128, 4),
+SIZES = {  # label: (n_layer, d_model, n_head), with heads of 64 dimensions as in GPT-2 and GPT-3
+    "0.1M": (2, 64, 1),
+    "1M": (5, 128, 2),
     "10M": (6, 384, 6),
 }
 CONTEXT, BATCH, VOCAB = 128, 32, 256
@@ -83,6 +86,8 @@ def scalinglab_loop(n_layer, d_model, n_head, steps):
     result = train(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head, context=CONTEXT),
                    TrainConfig(corpus="prose", tokens=steps * BATCH * CONTEXT, batch_size=BATCH,
                                eval_tokens=CONTEXT, eval_interval=steps, device="cpu"))
+    if result.diverged:  # its throughput would cover only part of the run
+        raise RuntimeError(f"the benchmark run diverged at step {result.diverged_step}")
     return result.tokens_per_s
 
 
@@ -99,33 +104,33 @@ def measure(label, impl):
 
 
 def main(quick=False):
+    from scalinglab.data import load_corpus
     from scalinglab.flops import flops_per_token
     from scalinglab.model import GPTConfig, non_embedding_params
-    from scalinglab.data import load_corpus
     load_corpus("prose")  # build the cache once, outside the timed processes
     if quick:
         STEPS.update({k: max(3, v // 3) for k, v in STEPS.items()})
-    repeats = 1 if quick else 2
+    repeats = 1 if quick else 3
     peak = matmul_gflops()
     print(f"fp32 matmul rate: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads (torch {torch.__version__})")
     print(f"{'size':>5} {'N':>10} {'impl':>10} {'tokens/s':>10} {'GFLOP/s':>8} {'of matmul':>9} {'peak MB':>8}")
     ctx = multiprocessing.get_context("spawn")
-    ratios, fractions, peak_mb = [], {}, {}
+    ratios, fractions, peak_mb = {}, {}, {}
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1) as pool:
         for label, (n_layer, d_model, n_head) in SIZES.items():
             per_token = flops_per_token(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head, context=CONTEXT))
-            best = {}
-            for _ in range(repeats):  # alternate, so drifts in machine speed hit both alike
-                for impl in ("reference", "scalinglab"):
-                    rate, mb = pool.submit(measure, label, impl).result()
-                    if rate > best.get(impl, (0, 0))[0]:
-                        best[impl] = (rate, mb)
-            for impl, (rate, mb) in best.items():
+            runs = {"reference": [], "scalinglab": []}  # lists of (tokens/s, peak MB), in pairs
+            for _ in range(repeats):
+                for impl in runs:
+                    runs[impl].append(pool.submit(measure, label, impl).result())
+            for impl, measured in runs.items():
+                rate = statistics.median(r for r, _ in measured)
                 gflops = rate * per_token / 1e9
                 print(f"{label:>5} {non_embedding_params(n_layer, d_model):>10,} {impl:>10} {rate:>10,.0f} "
-                      f"{gflops:>8.1f} {gflops / peak:>9.0%} {mb:>8.0f}")
-            ratios.append(best["scalinglab"][0] / best["reference"][0])
-            fractions[label] = best["scalinglab"][0] * per_token / 1e9 / peak
-            peak_mb[label] = best["scalinglab"][1]
-    print(f"bench: min_ratio_vs_reference={min(ratios):.2f} matmul_fraction_1M={fractions['1M']:.2f} "
+                      f"{gflops:>8.1f} {gflops / peak:>9.0%} {max(mb for _, mb in measured):>8.0f}")
+            ratios[label] = statistics.median(o / r for (r, _), (o, _) in zip(runs["reference"], runs["scalinglab"]))
+            fractions[label] = statistics.median(r for r, _ in runs["scalinglab"]) * per_token / 1e9 / peak
+            peak_mb[label] = max(mb for _, mb in runs["scalinglab"])
+    print("ratio scalinglab / reference (median of pairs): " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    print(f"bench: min_ratio_vs_reference={min(ratios.values()):.2f} matmul_fraction_1M={fractions['1M']:.2f} "
           f"matmul_fraction_10M={fractions['10M']:.2f} peak_mem_10M_MB={peak_mb['10M']:.0f}")

@@ -9,6 +9,7 @@ import json
 import math
 import platform
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -21,7 +22,24 @@ from scalinglab.flops import flops_per_token, tokens_for_flops, training_flops
 from scalinglab.model import GPT, GPTConfig, count_params
 
 SCHEDULES = ("cosine", "wsd", "constant")
-DIVERGENCE_MARGIN = 1.0  # nats above the untrained model's loss: worse than where it started
+
+
+class DivergenceWatch:
+    """Calls a run diverged on a non-finite loss; on an explosion, above 3 ln(vocab) (an untrained
+    model is at ln(vocab)); or on a sustained rise: the mean of the last `window` steps more than
+    `margin` nats above the first step. Brief spikes that recover, common early on, are not divergence.
+    """
+
+    def __init__(self, steps, vocab_size, window=10, margin=1.0):
+        self.recent = deque(maxlen=max(window, steps // 20))
+        self.ceiling, self.margin, self.first = 3 * math.log(vocab_size), margin, None
+
+    def __call__(self, loss):
+        self.first = loss if self.first is None else self.first
+        self.recent.append(loss)
+        full = len(self.recent) == self.recent.maxlen
+        return (not math.isfinite(loss) or loss > self.ceiling
+                or full and sum(self.recent) / len(self.recent) > self.first + self.margin)
 
 
 @dataclass
@@ -209,11 +227,12 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
 
     eval_interval = tc.eval_interval or max(1, steps // 4)
     log_interval = max(1, steps // 200)
-    tail = max(1, steps // 20)  # the final train loss averages the last 5% of steps
+    recent = deque(maxlen=max(1, steps // 20))  # the final train loss averages the last 5% of steps
+    diverging = DivergenceWatch(steps, mc.vocab_size)
     curve = {"step": [], "lr": [], "train_loss": []}
     val_curve = {"step": [], "tokens": [], "val_loss": [], "val_loss_stderr": []}
-    recent, window_sum, window_n = [], 0.0, 0
-    first_loss, diverged_step = None, None
+    window_sum, window_n = 0.0, 0
+    diverged_step = None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -234,11 +253,10 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
         optimizer.zero_grad(set_to_none=True)
 
         loss = loss.item()
-        first_loss = loss if first_loss is None else first_loss
-        if not math.isfinite(loss) or loss > first_loss + DIVERGENCE_MARGIN:
+        if diverging(loss):
             diverged_step = step
             break
-        recent = (recent + [loss])[-tail:]
+        recent.append(loss)
         window_sum, window_n = window_sum + loss, window_n + 1
         if (step + 1) % log_interval == 0 or step + 1 == steps:
             curve["step"].append(step + 1)

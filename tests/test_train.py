@@ -6,7 +6,7 @@ import pytest
 from scalinglab.errors import ConfigError
 from scalinglab.flops import flops_per_token
 from scalinglab.model import GPTConfig
-from scalinglab.train import TrainConfig, lr_multiplier, plan_budget, run_id, train
+from scalinglab.train import DivergenceWatch, TrainConfig, lr_multiplier, plan_budget, run_id, train
 
 TINY = GPTConfig(n_layer=2, d_model=32, n_head=2, context=64)
 
@@ -36,6 +36,19 @@ def test_huge_learning_rate_is_recorded_as_diverged():
     assert result.diverged and result.diverged_step is not None and result.diverged_step < 30
     assert result.val_loss is None and result.tokens < 30 * 8 * 64
     json.dumps(result.to_dict(), allow_nan=False)  # still a valid record
+
+
+def test_divergence_rule():
+    def first_alarm(losses):
+        watch = DivergenceWatch(steps=100, vocab_size=256)
+        return next((i for i, loss in enumerate(losses) if watch(loss)), None)
+
+    assert first_alarm([5.5, 4.0, 3.5, 3.2] + [3.0] * 50) is None
+    assert first_alarm([5.5, 4.3, 7.0, 9.9, 6.5, 4.0, 3.5] + [3.2] * 50) is None  # a spike that recovers
+    assert first_alarm([5.5, 4.0, float("nan")]) == 2
+    assert first_alarm([5.5, 4.0, float("inf")]) == 2
+    assert first_alarm([5.5, 4.0, 17.0]) == 2  # above 3 ln 256 = 16.6
+    assert first_alarm([5.5] + [7.0] * 20) == 9  # 1.5 nats above the start for 10 steps
 
 
 def test_result_is_a_complete_json_record():
