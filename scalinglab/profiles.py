@@ -4,7 +4,7 @@ A profile sets sizes, never code paths: the same code runs in all three. The pro
 $SCALINGLAB_PROFILE, otherwise automatically (CUDA -> gpu, else cpu).
 """
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -17,6 +17,7 @@ class Profile:
     budget: str     # what the profile promises, in words
     model: dict     # the default model of `python -m scalinglab train`
     train: dict     # its default training settings
+    labs: dict = field(default_factory=dict)  # lab name -> that lab's sizes, e.g. labs["lab00"]
 
 
 PROFILES = {

@@ -3,6 +3,11 @@ import os
 import pytest
 
 
+def pytest_addoption(parser):
+    parser.addoption("--lab-notebook", action="append", default=[], metavar="PATH",
+                     help="notebook(s) for tests/grading to grade (default: every solution notebook)")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
     """Every test session builds its corpora in a fresh cache, so cache bugs cannot hide."""
