@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from scalinglab.errors import ConfigError
+from scalinglab.files import write_atomic
 
 VOCAB_SIZE = 256
 N_BLOCKS = 20          # the corpus is cut into this many equal chunks ...
@@ -116,15 +117,6 @@ def _digest(path):
     return h.hexdigest()
 
 
-def _write_atomic(path, data: bytes):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _cache_is_valid(meta_path, paths):
     try:
         with open(meta_path) as f:
@@ -146,9 +138,9 @@ def _load_split(key, build, directory):
         train, val = split_tokens(np.frombuffer(build(), dtype=np.uint8))
         meta = {"version": CACHE_VERSION}
         for s, arr in (("train", train), ("val", val)):
-            _write_atomic(paths[s], arr.tobytes())
+            write_atomic(paths[s], arr.tobytes())
             meta[s] = {"bytes": len(arr), "blake2b": _digest(paths[s])}
-        _write_atomic(meta_path, json.dumps(meta).encode())
+        write_atomic(meta_path, json.dumps(meta).encode())
     # numpy cannot map an empty file (a tiny text has no validation tokens); require_windows reports it.
     return {s: np.memmap(p, dtype=np.uint8, mode="r") if os.path.getsize(p) else np.zeros(0, np.uint8)
             for s, p in paths.items()}

@@ -14,6 +14,7 @@ from dataclasses import fields
 import pandas as pd
 
 from scalinglab.errors import ConfigError
+from scalinglab.files import write_atomic
 from scalinglab.model import GPTConfig
 from scalinglab.profiles import get_profile
 from scalinglab.train import TrainConfig, pick_device, run_id, train, versions
@@ -74,22 +75,13 @@ def read_results(path):
     return results
 
 
-def _replace_atomically(path, text):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def append_result(path, result: dict):
     """Add one result to a results file; the file is always either the old or the new version."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     old = open(path).read() if os.path.exists(path) else ""
     if old and not old.endswith("\n"):
         old += "\n"
-    _replace_atomically(path, old + json.dumps(result) + "\n")
+    write_atomic(path, (old + json.dumps(result) + "\n").encode())
 
 
 def git_commit():
@@ -114,7 +106,7 @@ def write_provenance(path, command, results):
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(sum(r["wall_time_s"] for r in results), 1),
     }
-    _replace_atomically(provenance_path(path), json.dumps(record, indent=2) + "\n")
+    write_atomic(provenance_path(path), (json.dumps(record, indent=2) + "\n").encode())
 
 
 def provenance_path(path):
