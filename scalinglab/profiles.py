@@ -23,13 +23,19 @@ class Profile:
 PROFILES = {
     "smoke": Profile("smoke", "a whole lab in <= 90 s on 2 CPU cores (CI)",
                      model=dict(n_layer=2, d_model=64, n_head=2, context=128),
-                     train=dict(tokens=200_000, batch_size=16, eval_tokens=16_384)),
+                     train=dict(tokens=200_000, batch_size=16, eval_tokens=16_384),
+                     labs={"lab00": dict(expected_s=15, mean_n_max=4_096, mean_trials=300, box_n_max=70_000,
+                                         box_trials=2, box_n_test=4_000, curve_points=25, n_boot=100)}),
     "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
                    model=dict(n_layer=4, d_model=128, n_head=4, context=128),
-                   train=dict(tokens=2_000_000, batch_size=32, eval_tokens=131_072)),
+                   train=dict(tokens=2_000_000, batch_size=32, eval_tokens=131_072),
+                   labs={"lab00": dict(expected_s=60, mean_n_max=16_384, mean_trials=1_000, box_n_max=2_000_000,
+                                       box_trials=4, box_n_test=20_000, curve_points=41, n_boot=1_000)}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
-                   train=dict(tokens=100_000_000, batch_size=64, eval_tokens=524_288)),
+                   train=dict(tokens=100_000_000, batch_size=64, eval_tokens=524_288),
+                   labs={"lab00": dict(expected_s=60, mean_n_max=16_384, mean_trials=1_000, box_n_max=2_000_000,
+                                       box_trials=4, box_n_test=20_000, curve_points=41, n_boot=1_000)}),
 }
 
 
