@@ -43,7 +43,9 @@ def _add_fields(group, cls, prefix):
         default = None if f.default is MISSING else f.default
         flag = "--" + f.name.replace("_", "-")
         dest = f"{prefix}.{f.name}"
-        if kind is bool:
+        if kind is tuple:
+            group.add_argument(flag, dest=dest, nargs="+", default=None, metavar="NAME", help="(default: none)")
+        elif kind is bool:
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
                                help=f"(default: {default})")
         else:

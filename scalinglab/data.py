@@ -21,6 +21,7 @@ VOCAB_SIZE = 256
 N_BLOCKS = 20          # the corpus is cut into this many equal chunks ...
 VAL_FRACTION = 0.05    # ... and the last 5% of each chunk is validation
 CACHE_VERSION = 1      # bump when the way a corpus is built changes
+REPEAT_CHUNK = 4096    # repeated-data runs draw their unique tokens in chunks of this size
 
 
 def encode(text: str) -> np.ndarray:
@@ -166,19 +167,35 @@ def require_windows(tokens, context, what="corpus"):
 
 
 class Batches:
-    """An endless, seeded stream of (x, y) training batches at uniformly random offsets."""
+    """An endless, seeded stream of (x, y) training batches at uniformly random offsets.
 
-    def __init__(self, tokens, batch_size, context, seed=0, device="cpu"):
+    unique: train on only about this many distinct tokens, so that data repeats: chunks of
+    REPEAT_CHUNK tokens spread evenly over the split (diverse, like a random sample of documents).
+    Windows never cross a chunk edge. `self.unique` is the exact number used.
+    """
+
+    def __init__(self, tokens, batch_size, context, seed=0, device="cpu", unique=None):
         require_windows(tokens, context, "training split")
         self.tokens, self.batch_size, self.context, self.device = tokens, batch_size, context, device
         self.rng = np.random.default_rng(seed)
         self.window = np.arange(context + 1)
+        if unique is None:
+            self.chunk, self.starts = len(tokens), np.array([0])
+        else:
+            self.chunk = max(REPEAT_CHUNK, 4 * (context + 1))
+            n_chunks = -(-int(unique) // self.chunk)
+            if n_chunks * self.chunk > len(tokens):
+                raise ConfigError(f"unique_tokens={unique:,} is more than the training split holds "
+                                  f"({len(tokens):,}): use fewer unique tokens or a larger corpus")
+            self.starts = np.linspace(0, len(tokens) - self.chunk, n_chunks).astype(np.int64)
+        self.unique = self.chunk * len(self.starts)
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        starts = self.rng.integers(0, len(self.tokens) - self.context, size=self.batch_size)
+        chunks = self.rng.integers(0, len(self.starts), size=self.batch_size)
+        starts = self.starts[chunks] + self.rng.integers(0, self.chunk - self.context, size=self.batch_size)
         xy = torch.from_numpy(self.tokens[starts[:, None] + self.window].astype(np.int64))
         xy = xy.to(self.device, non_blocking=True)
         return xy[:, :-1], xy[:, 1:]

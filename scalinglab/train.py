@@ -58,6 +58,8 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.95
     grad_clip: float = 1.0
+    unique_tokens: int | None = None  # train on only this many distinct tokens, repeated (None: all)
+    eval_corpora: tuple = ()       # other corpora whose validation split is also scored at the end
     eval_interval: int | None = None  # steps between validations; None: 4 per run
     eval_tokens: int = 131072         # fixed validation set: standard error < 0.01 nats (see README)
     seed: int = 0
@@ -84,6 +86,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        self.eval_corpora = tuple(self.eval_corpora)
+        if self.unique_tokens is not None and int(self.unique_tokens) <= 0:
+            raise ConfigError(f"unique_tokens must be a positive integer or None, got {self.unique_tokens!r}")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
 
@@ -101,6 +106,9 @@ class RunResult:
     train_loss: float | None       # nats per token, mean of the last 5% of steps
     val_loss: float | None         # nats per token on the fixed validation set
     val_loss_stderr: float | None  # standard error of val_loss across validation windows
+    val_loss_by_corpus: dict       # corpus -> [loss, stderr] for each of train.eval_corpora
+    unique_tokens: int             # distinct training tokens the run could see
+    epochs: float                  # tokens / unique_tokens: how often the data repeated, on average
     train_bpb: float | None        # bits per byte (= bits per token for byte tokens)
     val_bpb: float | None
     curve: dict                    # train loss and lr at logged steps
@@ -216,7 +224,8 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
     steps, tokens = plan_budget(mc, tc)
     train_tokens = load_corpus(tc.corpus, "train")
     val_set = eval_windows(load_corpus(tc.corpus, "val"), mc.context, tc.eval_tokens)
-    batches = Batches(train_tokens, tc.batch_size, mc.context, seed=tc.seed, device=device)
+    batches = Batches(train_tokens, tc.batch_size, mc.context, seed=tc.seed, device=device, unique=tc.unique_tokens)
+    other_sets = {name: eval_windows(load_corpus(name, "val"), mc.context, tc.eval_tokens) for name in tc.eval_corpora}
 
     torch.manual_seed(tc.seed)
     model = GPT(mc).to(device)
@@ -278,12 +287,15 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
     seen = (diverged_step if diverged else steps) * batches.batch_size * mc.context
     train_loss = None if diverged else sum(recent) / len(recent)
     val_loss, stderr = (None, None) if diverged else (val_curve["val_loss"][-1], val_curve["val_loss_stderr"][-1])
+    by_corpus = {} if diverged else {name: list(evaluate(model, windows, tc.batch_size, device, autocast))
+                                     for name, windows in other_sets.items()}
     bpb = (lambda nats: None if nats is None else nats / math.log(2))
     return RunResult(
         run_id=run_id(mc, tc), model=asdict(mc), train=asdict(tc), params=params,
         steps=steps, tokens=tokens if not diverged else seen, batch_tokens=tc.batch_size * mc.context,
         flops={"exact": flops_per_token(mc) * seen, "6nd": training_flops(params["non_embedding"], seen)},
-        train_loss=train_loss, val_loss=val_loss, val_loss_stderr=stderr,
+        train_loss=train_loss, val_loss=val_loss, val_loss_stderr=stderr, val_loss_by_corpus=by_corpus,
+        unique_tokens=batches.unique, epochs=seen / batches.unique,
         train_bpb=bpb(train_loss), val_bpb=bpb(val_loss), curve=curve, val_curve=val_curve,
         diverged=diverged, diverged_step=diverged_step, wall_time_s=wall,
         tokens_per_s=seen / wall if wall > 0 else 0.0, device=device, versions=versions(),

@@ -125,3 +125,20 @@ def test_context_longer_than_the_data(tmp_path):
     path.write_text("only a few hundred bytes of text here. " * 10)
     with pytest.raises(ConfigError, match="fewer than one context window"):
         train(GPTConfig(context=512), tiny_train(corpus=str(path)))
+
+
+def test_repeated_data_and_other_validation_corpora(text_file):
+    result = train(TINY, tiny_train(unique_tokens=5000, eval_corpora=[str(text_file)]))
+    assert result.unique_tokens == 2 * 4096  # whole chunks of REPEAT_CHUNK tokens
+    assert result.epochs == pytest.approx(30 * 8 * 64 / 8192)
+    loss, stderr = result.val_loss_by_corpus[str(text_file)]
+    assert math.isfinite(loss) and loss > result.val_loss - 5 and stderr > 0
+    full = train(TINY, tiny_train())
+    assert full.unique_tokens > 10_000_000 and full.epochs < 0.01 and full.val_loss_by_corpus == {}
+
+
+def test_unique_tokens_must_fit_the_corpus(text_file):
+    with pytest.raises(ConfigError, match="more than the training split holds"):
+        train(TINY, tiny_train(corpus=str(text_file), unique_tokens=10_000_000))
+    with pytest.raises(ConfigError, match="unique_tokens must be a positive integer"):
+        tiny_train(unique_tokens=0)
