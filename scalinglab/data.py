@@ -54,7 +54,28 @@ def _prose_bytes():
     return "\n\n".join(open(f, encoding="utf-8").read().strip() for f in files).encode("utf-8")
 
 
-CORPORA = {"poetry": _poetry_bytes, "prose": _prose_bytes}
+SYNTHETIC_BYTES = 32_000_000
+
+
+def _synthetic_bytes():
+    """Zipf-distributed key -> value records with an exactly known entropy rate (scalinglab.synthetic)."""
+    from scalinglab import synthetic
+    return synthetic.generate(SYNTHETIC_BYTES, seed=0)
+
+
+CORPORA = {"poetry": _poetry_bytes, "prose": _prose_bytes, "synthetic": _synthetic_bytes}
+
+
+def entropy_rate(name="synthetic", context=None):
+    """The true entropy rate of a corpus in nats per byte, where it is known: only for 'synthetic'.
+
+    context: instead, the least loss a model that sees `context` bytes can reach on scalinglab's
+    validation windows (a little above the entropy rate: a window starts mid-record).
+    """
+    if name != "synthetic":
+        raise ConfigError(f"the entropy rate of {name!r} is unknown: only the 'synthetic' corpus has an exact one")
+    from scalinglab import synthetic
+    return synthetic.entropy_rate() if context is None else synthetic.optimal_loss(context=context)
 
 
 def _file_bytes(path):
