@@ -99,6 +99,22 @@ def cmd_sweep(args):
     print(f"{len(configs)} runs in {results}")
 
 
+def cmd_reference(args):
+    from scalinglab.experiments import experiments, reference_path
+    from scalinglab.sweep import run_sweep
+    profile = get_profile(args.profile)
+    command = f"SCALINGLAB_PROFILE={profile.name} python -m scalinglab reference {args.lab}"
+    for name, configs in experiments(args.lab, profile).items():
+        if args.only and name not in args.only:
+            continue
+        path = reference_path(args.lab, name)
+        print(f"{args.lab} {name}: {len(configs)} runs -> {path}", file=sys.stderr)
+        try:
+            run_sweep(configs, str(path), command=command, progress=not args.quiet, profile=profile.name)
+        except KeyboardInterrupt:
+            sys.exit(f"\ninterrupted: finished runs are saved in {path}; run the same command to resume")
+
+
 def cmd_bench(args):
     from scalinglab.bench import main
     main(quick=args.quick)
@@ -126,6 +142,15 @@ def build_parser():
     p.add_argument("--results", help="results file (default: the spec's 'results', or SPEC with .jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_sweep)
+
+    p = commands.add_parser("reference", help="(re)make a lab's reference results in data/reference (resumable)",
+                            description="Run every experiment of a lab under the profile and save its results, "
+                                        "with provenance, as data/reference/<lab>_<experiment>.jsonl.")
+    p.add_argument("lab", help="e.g. lab01")
+    p.add_argument("--profile", choices=sorted(PROFILES), help="compute profile (default: $SCALINGLAB_PROFILE or auto)")
+    p.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="run only these experiments")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_reference)
 
     p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate")
     p.add_argument("--quick", action="store_true", help="fewer steps and one repeat (noisier)")

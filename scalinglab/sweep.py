@@ -97,11 +97,11 @@ def git_commit():
     return commit + ("+dirty" if dirty else "")
 
 
-def write_provenance(path, command, results):
+def write_provenance(path, command, results, profile=None):
     """<results>.provenance.json: how the file was made, and the command that makes it again."""
     record = {
         "results": os.path.basename(path), "runs": len(results), "command": command,
-        "scalinglab_commit": git_commit(), "profile": get_profile().name,
+        "scalinglab_commit": git_commit(), "profile": profile or get_profile().name,
         "devices": sorted({r["device"] for r in results}), "versions": versions(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(sum(r["wall_time_s"] for r in results), 1),
@@ -113,10 +113,11 @@ def provenance_path(path):
     return os.path.splitext(path)[0] + ".provenance.json"
 
 
-def run_sweep(configs, results_path, command=None, progress=True):
+def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     """Train every (GPTConfig, TrainConfig) not yet in results_path; return all results in config order.
 
-    command: the shell command that regenerates this file, recorded in its provenance.
+    command: the shell command that regenerates this file; profile: the name of the profile whose
+    sizes the configs use (default: the active one). Both are recorded in its provenance.
     """
     done = {r["run_id"]: r for r in read_results(results_path)}
     todo = [(mc, tc) for mc, tc in configs if run_id(mc, tc) not in done]
@@ -129,7 +130,7 @@ def run_sweep(configs, results_path, command=None, progress=True):
             result = train(mc, tc).to_dict()
             append_result(results_path, result)
             done[result["run_id"]] = result
-            write_provenance(results_path, command, list(done.values()))
+            write_provenance(results_path, command, list(done.values()), profile)
             bar.set_postfix(last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
             bar.update()
     return [done[run_id(mc, tc)] for mc, tc in configs]

@@ -59,3 +59,19 @@ def test_invalid_yaml_spec(tmp_path):
     spec.write_text("grid: [unclosed\n")
     run = cli("sweep", str(spec))
     assert run.returncode != 0 and "not valid YAML" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_reference_command_is_resumable_and_records_provenance(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGLAB_PROFILE", "cpu")  # --profile must win
+    from scalinglab import experiments
+    monkeypatch.setattr(experiments, "REFERENCE_DIR", tmp_path)
+    from scalinglab.cli import main
+    main(["reference", "lab01", "--profile", "smoke", "--only", "synthetic", "--quiet"])
+    results = tmp_path / "lab01_synthetic.jsonl"
+    first = results.read_text()
+    assert len(first.splitlines()) == 3
+    provenance = json.loads((tmp_path / "lab01_synthetic.provenance.json").read_text())
+    assert provenance["command"] == "SCALINGLAB_PROFILE=smoke python -m scalinglab reference lab01"
+    assert provenance["profile"] == "smoke" and provenance["runs"] == 3
+    main(["reference", "lab01", "--profile", "smoke", "--only", "synthetic", "--quiet"])
+    assert results.read_text() == first  # nothing re-run
