@@ -85,23 +85,23 @@ def append_result(path, result: dict):
 
 
 def git_commit():
-    """The scalinglab checkout's commit, with '+dirty' when it has uncommitted changes."""
+    """The scalinglab checkout's commit, with '+dirty' when the library's code has uncommitted changes."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         commit = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no", "--", here],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return commit + ("+dirty" if dirty else "")
 
 
-def write_provenance(path, command, results, profile=None):
+def write_provenance(path, command, results, profile=None, commit=None):
     """<results>.provenance.json: how the file was made, and the command that makes it again."""
     record = {
         "results": os.path.basename(path), "runs": len(results), "command": command,
-        "scalinglab_commit": git_commit(), "profile": profile or get_profile().name,
+        "scalinglab_commit": commit or git_commit(), "profile": profile or get_profile().name,
         "devices": sorted({r["device"] for r in results}), "versions": versions(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(sum(r["wall_time_s"] for r in results), 1),
@@ -120,6 +120,7 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     sizes the configs use (default: the active one). Both are recorded in its provenance.
     """
     done = {r["run_id"]: r for r in read_results(results_path)}
+    commit = git_commit()  # the code that makes these runs, before anything can change under them
     todo = [(mc, tc) for mc, tc in configs if run_id(mc, tc) not in done]
     if todo:
         pick_device(todo[0][1].device)  # fail before training, not after the first run
@@ -130,7 +131,7 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None):
             result = train(mc, tc).to_dict()
             append_result(results_path, result)
             done[result["run_id"]] = result
-            write_provenance(results_path, command, list(done.values()), profile)
+            write_provenance(results_path, command, list(done.values()), profile, commit)
             bar.set_postfix(last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
             bar.update()
     return [done[run_id(mc, tc)] for mc, tc in configs]

@@ -221,7 +221,8 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
     """Train a GPT from scratch and return its RunResult. Never raises on divergence: marks it."""
     mc, tc = model_config, train_config
     device = pick_device(tc.device)
-    steps, tokens = plan_budget(mc, tc)
+    steps, _ = plan_budget(mc, tc)
+    batch_tokens = tc.batch_size * mc.context
     train_tokens = load_corpus(tc.corpus, "train")
     val_set = eval_windows(load_corpus(tc.corpus, "val"), mc.context, tc.eval_tokens)
     batches = Batches(train_tokens, tc.batch_size, mc.context, seed=tc.seed, device=device, unique=tc.unique_tokens)
@@ -274,7 +275,7 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
             window_sum, window_n = 0.0, 0
         if (step + 1) % eval_interval == 0 or step + 1 == steps:
             val, err = evaluate(model, val_set, tc.batch_size, device, autocast)
-            for k, v in zip(val_curve, (step + 1, (step + 1) * batches.batch_size * mc.context, val, err)):
+            for k, v in zip(val_curve, (step + 1, (step + 1) * batch_tokens, val, err)):
                 val_curve[k].append(v)
         if bar:
             bar.update()
@@ -284,7 +285,7 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
         bar.close()
 
     diverged = diverged_step is not None
-    seen = (diverged_step if diverged else steps) * batches.batch_size * mc.context
+    seen = (diverged_step if diverged else steps) * batch_tokens
     train_loss = None if diverged else sum(recent) / len(recent)
     val_loss, stderr = (None, None) if diverged else (val_curve["val_loss"][-1], val_curve["val_loss_stderr"][-1])
     by_corpus = {} if diverged else {name: list(evaluate(model, windows, tc.batch_size, device, autocast))
@@ -292,7 +293,7 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
     bpb = (lambda nats: None if nats is None else nats / math.log(2))
     return RunResult(
         run_id=run_id(mc, tc), model=asdict(mc), train=asdict(tc), params=params,
-        steps=steps, tokens=tokens if not diverged else seen, batch_tokens=tc.batch_size * mc.context,
+        steps=steps, tokens=seen, batch_tokens=batch_tokens,
         flops={"exact": flops_per_token(mc) * seen, "6nd": training_flops(params["non_embedding"], seen)},
         train_loss=train_loss, val_loss=val_loss, val_loss_stderr=stderr, val_loss_by_corpus=by_corpus,
         unique_tokens=batches.unique, epochs=seen / batches.unique,
