@@ -128,7 +128,7 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     with tqdm(total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run",
               disable=not progress) as bar:
         for mc, tc in todo:
-            result = train(mc, tc).to_dict()
+            result = json.loads(json.dumps(train(mc, tc).to_dict()))  # exactly as a later read gives it
             append_result(results_path, result)
             done[result["run_id"]] = result
             write_provenance(results_path, command, list(done.values()), profile, commit)
