@@ -56,13 +56,13 @@ def slope_difference_reference(D, loss_a, loss_b, n_boot=1000, level=0.95, seed=
     return float(difference), (float(low), float(high))
 
 
-# ---------------------------------------------------------------- q1: effective data under repetition
+# ---------------------------------------------------------------- q3: effective data under repetition
 
 def effective(effective_data, unique, epochs, **kwargs):
     return finite_float(effective_data(unique, epochs, **kwargs), "D'")
 
 
-def q1_one_epoch_is_unique(effective_data):
+def q3_one_epoch_is_unique(effective_data):
     for unique in (1_000.0, 3.5e6, 2e9):
         value = effective(effective_data, unique, 1)
         assert relative_error(value, unique) < 1e-9, (
@@ -70,7 +70,7 @@ def q1_one_epoch_is_unique(effective_data):
             f"the number of repetitions is R = epochs - 1")
 
 
-def q1_matches_formula(effective_data):
+def q3_matches_formula(effective_data):
     for unique, epochs in ((1e6, 4), (2.5e5, 16), (1e8, 2.5), (3e7, 60)):
         value, target = effective(effective_data, unique, epochs), float(effective_data_reference(unique, epochs))
         assert relative_error(value, target) < 1e-9, (
@@ -78,7 +78,7 @@ def q1_matches_formula(effective_data):
             f"with R = epochs - 1 and R* = 15.4, got {value:.6g}")
 
 
-def q1_limits(effective_data):
+def q3_limits(effective_data):
     unique = 1e6
     few = effective(effective_data, unique, 1.01)
     assert relative_error(few, unique * 1.01) < 1e-3, (
@@ -93,7 +93,7 @@ def q1_limits(effective_data):
         f"got {other:.6g}: use the argument r_star, not the constant 15.4")
 
 
-def q1_arrays(effective_data):
+def q3_arrays(effective_data):
     unique, epochs = np.array([1e5, 2e5, 4e5]), np.array([16.0, 8.0, 1.0])
     value = np.asarray(effective_data(unique, epochs), dtype=float)
     assert value.shape == (3,), f"arrays in should give an array of 3 values out, got shape {value.shape}"
@@ -101,7 +101,7 @@ def q1_arrays(effective_data):
         "with arrays of U and epochs, D' should be computed elementwise (use np.exp, not math.exp)")
 
 
-# ---------------------------------------------------------------- q2: fit the data law with intervals
+# ---------------------------------------------------------------- q1: fit the data law with intervals
 
 def fitted(fit_data_law, D, L, **kwargs):
     result = fit_data_law(D, L, **kwargs)
@@ -119,9 +119,9 @@ def noisy_law(seed, points=8, E=1.2, B=40.0, beta=0.35, noise=0.01, start=4, sto
     return D, (E + B * D ** -beta) * np.exp(noise * rng(seed).standard_normal(points))
 
 
-def q2_exact_data(fit_data_law):
+def q1_exact_data(fit_data_law):
     D = np.logspace(4, 7, 7)
-    params, intervals = fitted(fit_data_law, D, 1.5 + 300.0 * D ** -0.4, n_boot=50, seed=0)
+    params, intervals = fitted(fit_data_law, D, 1.5 + 300.0 * D ** -0.4, n_boot=15, seed=0)
     ok = abs(params["E"] - 1.5) < 1e-3 and relative_error(params["B"], 300.0) < 1e-2 and abs(params["beta"] - 0.4) < 1e-3
     assert ok, (f"on exact data L = 1.5 + 300 D^-0.4 the fit returned {params}: fit the saturating power law "
                 f"E + B D^-beta in log space (scalinglab.fit.fit_saturating_power_law does it)")
@@ -131,9 +131,9 @@ def q2_exact_data(fit_data_law):
             f"(almost) zero width, got ({low:.4g}, {high:.4g})")
 
 
-def q2_best_fit(fit_data_law):
+def q1_best_fit(fit_data_law):
     D, L = noisy_law(1)
-    params, _ = fitted(fit_data_law, D, L, n_boot=20, seed=0)
+    params, _ = fitted(fit_data_law, D, L, n_boot=5, seed=0)
     assert 0 <= params["E"] <= L.min() * (1 + 1e-9), f"E = {params['E']:.4g} should lie between 0 and min L = {L.min():.4g}"
     best = reference.fit_saturating_power_law(D, L, n_boot=0).params
     assert log_rss(D, L, params) <= 1.01 * log_rss(D, L, best), (
@@ -141,12 +141,10 @@ def q2_best_fit(fit_data_law):
         f"fit log L, with several starting values of E")
 
 
-def q2_intervals(fit_data_law):
+def q1_intervals(fit_data_law):
     D, L = noisy_law(2, noise=0.02)
-    _, intervals = fitted(fit_data_law, D, L, n_boot=200, seed=3)
-    _, again = fitted(fit_data_law, D, L, n_boot=200, seed=3)
-    assert intervals == again, "the same seed gave two different intervals: seed the bootstrap with `seed`"
-    ref = reference.fit_saturating_power_law(D, L, n_boot=200, seed=3).intervals
+    _, intervals = fitted(fit_data_law, D, L, n_boot=40, seed=3)
+    ref = reference.fit_saturating_power_law(D, L, n_boot=40, seed=3).intervals
     low, high = intervals["beta"]
     ref_low, ref_high = ref["beta"]
     width = ref_high - ref_low
@@ -154,9 +152,12 @@ def q2_intervals(fit_data_law):
         f"95% interval of beta ({low:.4g}, {high:.4g}), expected about ({ref_low:.4g}, {ref_high:.4g}): "
         f"resample the (D, L) pairs with replacement, refit, and take the 2.5% and 97.5% quantiles "
         f"(or pass n_boot and seed to scalinglab.fit.fit_saturating_power_law)")
+    first = fitted(fit_data_law, D, L, n_boot=10, seed=4)[1]
+    again = fitted(fit_data_law, D, L, n_boot=10, seed=4)[1]
+    assert first == again, "the same seed gave two different intervals: seed the bootstrap with `seed`"
 
 
-# ---------------------------------------------------------------- q3: paired bootstrap of a slope difference
+# ---------------------------------------------------------------- q2: paired bootstrap of a slope difference
 
 def difference_and_interval(slope_difference, *args, **kwargs):
     result = slope_difference(*args, **kwargs)
@@ -167,7 +168,7 @@ def difference_and_interval(slope_difference, *args, **kwargs):
     return difference, (low, high)
 
 
-def q3_exact_data(slope_difference):
+def q2_exact_data(slope_difference):
     D = np.logspace(5, 7, 6)
     difference, (low, high) = difference_and_interval(slope_difference, D, 3.0 * D ** -0.12, 4.0 * D ** -0.05,
                                                       n_boot=100, seed=0)
@@ -178,7 +179,7 @@ def q3_exact_data(slope_difference):
         f"on exact data every resample gives 0.07, got the interval ({low:.6g}, {high:.6g})")
 
 
-def q3_paired(slope_difference):
+def q2_paired(slope_difference):
     D = np.logspace(4, 7, 8)
     loss_a = 2.0 * D ** -0.1 * np.exp(0.05 * rng(4).standard_normal(8))
     loss_b = 1.3 * loss_a                         # the same runs scored on a second corpus: same noise
@@ -189,7 +190,7 @@ def q3_paired(slope_difference):
         f"run indices once per bootstrap draw and use them for both losses")
 
 
-def q3_matches_reference(slope_difference):
+def q2_matches_reference(slope_difference):
     D = np.logspace(4, 7, 9)
     loss_a = 2.0 * D ** -0.1 * np.exp(0.03 * rng(5).standard_normal(9))
     loss_b = 2.5 * D ** -0.06 * np.exp(0.03 * rng(6).standard_normal(9))
@@ -241,21 +242,21 @@ def q4_other_params(synthetic_entropy_rate):
 # ---------------------------------------------------------------- the questions
 
 QUESTIONS = {
-    "q1": Question("effective data under repetition", "effective_data", cases=(
-        Case("one epoch gives U", q1_one_epoch_is_unique),
-        Case("the Muennighoff et al. formula", q1_matches_formula),
-        Case("few and endless repetitions", q1_limits),
-        Case("works elementwise on arrays", q1_arrays),
+    "q1": Question("fit the data law with bootstrap intervals", "fit_data_law", cases=(
+        Case("recovers an exact law", q1_exact_data),
+        Case("is the best fit in log space", q1_best_fit),
+        Case("seeded percentile-bootstrap intervals", q1_intervals),
     )),
-    "q2": Question("fit the data law with bootstrap intervals", "fit_data_law", cases=(
-        Case("recovers an exact law", q2_exact_data),
-        Case("is the best fit in log space", q2_best_fit),
-        Case("seeded percentile-bootstrap intervals", q2_intervals),
+    "q2": Question("difference of two exponents, paired bootstrap", "slope_difference", cases=(
+        Case("exact exponents", q2_exact_data),
+        Case("resamples runs in pairs", q2_paired, points=2),
+        Case("agrees with the percentile bootstrap", q2_matches_reference),
     )),
-    "q3": Question("difference of two exponents, paired bootstrap", "slope_difference", cases=(
-        Case("exact exponents", q3_exact_data),
-        Case("resamples runs in pairs", q3_paired),
-        Case("agrees with the percentile bootstrap", q3_matches_reference),
+    "q3": Question("effective data under repetition", "effective_data", cases=(
+        Case("one epoch gives U", q3_one_epoch_is_unique),
+        Case("the Muennighoff et al. formula", q3_matches_formula),
+        Case("few and endless repetitions", q3_limits),
+        Case("works elementwise on arrays", q3_arrays),
     )),
     "q4": Question("entropy rate of the synthetic source", "synthetic_entropy_rate", cases=(
         Case("the default source", q4_default_source),
