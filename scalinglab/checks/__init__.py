@@ -14,6 +14,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 PLACEHOLDER = "YOUR ANSWER HERE"
 
 
@@ -108,3 +110,28 @@ def written_answer(min_words, must_mention=()):
             assert any(o.lower() in text.lower() for o in options), f"discuss {' / '.join(options)}"
         cases.append(Case(f"mentions {options[0]}", mentions))
     return tuple(cases)
+
+
+# ---------------------------------------------------------------- helpers for writing cases
+
+def params(result):
+    """The parameters a fit returned: a dict, or an object with .params (a scalinglab Fit)."""
+    return getattr(result, "params", result)
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+def relative_error(value, target):
+    return abs(value - target) / abs(target)
+
+
+def finite_float(value, what):
+    assert np.ndim(value) == 0 and np.isfinite(value), f"{what} should be one finite number, got {value!r}"
+    return float(value)
+
+
+def log_rss(x, y, p):
+    """Sum of squared log residuals of y = E + B x^-beta: what a fit in log space minimises."""
+    return float(np.sum((np.log(p["E"] + p["B"] * np.asarray(x, dtype=float) ** -p["beta"]) - np.log(y)) ** 2))

@@ -10,25 +10,8 @@ import numpy as np
 
 from scalinglab import fit as reference
 from scalinglab import synthetic
-from scalinglab.checks import Case, Question, make_check, written_answer
-
-
-def rng(seed):
-    return np.random.default_rng(seed)
-
-
-def relative_error(value, target):
-    return abs(value - target) / abs(target)
-
-
-def finite_float(value, what):
-    assert np.ndim(value) == 0 and np.isfinite(value), f"{what} should be one finite number, got {value!r}"
-    return float(value)
-
-
-def log_rss(x, y, p):
-    """Sum of squared log residuals of y = E + B x^-beta: what a fit in log space minimises."""
-    return float(np.sum((np.log(p["E"] + p["B"] * np.asarray(x, dtype=float) ** -p["beta"]) - np.log(y)) ** 2))
+from scalinglab.checks import (Case, Question, finite_float, log_rss, make_check, relative_error, rng,
+                               written_answer)
 
 
 # ---------------------------------------------------------------- reference implementations
