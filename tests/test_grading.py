@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from scalinglab.assign import ROOT
-from scalinglab.grade import grade_folder, grade_notebook, main as grade_main
+from scalinglab.grade import grade_notebook, main as grade_main
 
 SOLUTION = ROOT / "solutions" / "lab00_power_laws.ipynb"
 BLANK = ROOT / "labs" / "lab00_power_laws.ipynb"

@@ -6,7 +6,6 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from scalinglab import synthetic
 from scalinglab.data import entropy_rate
 from scalinglab.errors import ConfigError
 from scalinglab.synthetic import Params, generate, key_probs, optimal_loss, table
