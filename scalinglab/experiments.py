@@ -13,19 +13,32 @@ from scalinglab.train import TrainConfig
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
+def batch_size_for(tokens, context, max_batch_size, min_steps):
+    """The batch (in sequences) that gives a run of `tokens` tokens at least `min_steps` optimizer steps.
+
+    A run with a fixed batch takes fewer steps the less data it gets, and a run of a few dozen steps
+    is limited by its steps, not by its data. So small runs use smaller batches, down to 1 sequence.
+    """
+    return max(1, min(max_batch_size, tokens // (min_steps * context)))
+
+
 def lab01(profile):
     """Data scaling: L(D) on poetry (scored on prose too), repeated data, and the synthetic source."""
     s = profile.labs["lab01"]
-    model, settings = GPTConfig(**s["model"]), s["train"]
-    data_scaling = [(model, TrainConfig(corpus="poetry", tokens=D, eval_corpora=("prose",), **settings))
-                    for D in s["tokens"]]
+
+    def config(model, D, settings, **extra):
+        batch_size = batch_size_for(D, model.context, settings["max_batch_size"], s["min_steps"])
+        other = {k: v for k, v in settings.items() if k != "max_batch_size"}
+        return model, TrainConfig(tokens=D, batch_size=batch_size, **other, **extra)
+
+    model, synthetic_model = GPTConfig(**s["model"]), GPTConfig(**s["synthetic_model"])
     budget = s["repeat_tokens"]
-    repetition = [(model, TrainConfig(corpus="poetry", tokens=budget, unique_tokens=budget // epochs, **settings))
-                  for epochs in s["epochs"]]
-    synthetic_model = GPTConfig(**s["synthetic_model"])
-    synthetic = [(synthetic_model, TrainConfig(corpus="synthetic", tokens=D, **s["synthetic_train"]))
-                 for D in s["synthetic_tokens"]]
-    return {"data_scaling": data_scaling, "repetition": repetition, "synthetic": synthetic}
+    return {"data_scaling": [config(model, D, s["train"], corpus="poetry", eval_corpora=("prose",))
+                             for D in s["tokens"]],
+            "repetition": [config(model, budget, s["train"], corpus="poetry", unique_tokens=budget // epochs)
+                           for epochs in s["epochs"]],
+            "synthetic": [config(synthetic_model, D, s["synthetic_train"], corpus="synthetic")
+                          for D in s["synthetic_tokens"]]}
 
 
 LABS = {"lab01": lab01}
