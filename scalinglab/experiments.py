@@ -23,7 +23,11 @@ def batch_size_for(tokens, context, max_batch_size, min_steps):
 
 
 def lab01(profile):
-    """Data scaling: L(D) on poetry (scored on prose too), repeated data, and the synthetic source."""
+    """Data scaling: L(D) on poetry (scored on prose too), repeated data, and the synthetic source.
+
+    The repetition runs spend the budget of one data-scaling run (repeat_tokens, one of its sizes) on
+    2 or more epochs of fewer unique tokens; that data-scaling run is their one-epoch point.
+    """
     s = profile.labs["lab01"]
 
     def config(model, D, settings, **extra):
@@ -33,6 +37,9 @@ def lab01(profile):
 
     model, synthetic_model = GPTConfig(**s["model"]), GPTConfig(**s["synthetic_model"])
     budget = s["repeat_tokens"]
+    if budget not in s["tokens"] or min(s["epochs"]) < 2:
+        raise ConfigError(f"profile {profile.name}: repeat_tokens must be one of the data-scaling sizes (its "
+                          f"one-epoch run) and the repetition epochs must be >= 2, got {budget} and {s['epochs']}")
     return {"data_scaling": [config(model, D, s["train"], corpus="poetry", eval_corpora=("prose",))
                              for D in s["tokens"]],
             "repetition": [config(model, budget, s["train"], corpus="poetry", unique_tokens=budget // epochs)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from scalinglab.errors import ConfigError
@@ -20,11 +22,22 @@ def test_every_lab01_run_takes_at_least_min_steps(profile):
             assert steps >= sizes["min_steps"], (name, train.tokens, train.batch_size, steps)
 
 
-def test_the_one_epoch_repetition_run_matches_the_data_scaling_run_of_its_size():
-    runs = lab01(PROFILES["cpu"])
-    one_epoch = next(t for _, t in runs["repetition"] if t.unique_tokens == t.tokens)
-    same_size = next(t for _, t in runs["data_scaling"] if t.tokens == one_epoch.tokens)
-    assert (one_epoch.batch_size, one_epoch.lr) == (same_size.batch_size, same_size.lr)
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_repetition_runs_share_the_batch_and_model_of_their_one_epoch_data_scaling_run(profile):
+    runs = lab01(PROFILES[profile])
+    one_epoch = [(m, t) for m, t in runs["data_scaling"] if t.tokens == PROFILES[profile].labs["lab01"]["repeat_tokens"]]
+    assert len(one_epoch) == 1
+    for model, train in runs["repetition"]:
+        assert model == one_epoch[0][0] and train.tokens == one_epoch[0][1].tokens
+        assert (train.batch_size, train.lr) == (one_epoch[0][1].batch_size, one_epoch[0][1].lr)
+        assert train.tokens // train.unique_tokens >= 2
+
+
+def test_a_repetition_budget_without_its_one_epoch_run_is_a_config_error():
+    cpu = PROFILES["cpu"]
+    sizes = dict(cpu.labs["lab01"], repeat_tokens=3_000_000)
+    with pytest.raises(ConfigError, match="repeat_tokens must be one of the data-scaling sizes"):
+        lab01(dataclasses.replace(cpu, labs={"lab01": sizes}))
 
 
 def test_unknown_lab_is_a_config_error():
