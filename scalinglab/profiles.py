@@ -40,7 +40,7 @@ PROFILES = {
                                        box_trials=4, box_n_test=20_000, curve_points=41, n_boot=1_000),
                          "lab01": dict(model=dict(n_layer=2, d_model=128, n_head=2, context=128),
                                        train=dict(max_batch_size=16, lr=3e-3), min_steps=1024,
-                                       tokens=[2 ** k for k in range(18, 24)],  # 262,144 to 8,388,608
+                                       tokens=[2 ** k for k in range(17, 23)],  # 131,072 to 4,194,304
                                        repeat_tokens=2 ** 21, epochs=[2, 4, 8, 16],
                                        synthetic_model=dict(n_layer=2, d_model=64, n_head=1, context=128),
                                        synthetic_train=dict(max_batch_size=8, lr=1e-2),
