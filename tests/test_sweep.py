@@ -59,7 +59,8 @@ def test_a_hand_edited_results_file_is_reported_not_overwritten(tmp_path):
 
 
 def _sweep_process(tmp_path, n_runs):
-    spec = {**BASE, "train": {**BASE["train"], "tokens": 60 * 8 * 64}, "grid": {"train.seed": list(range(n_runs))}}
+    # runs of a few seconds each, so that the signal lands mid-sweep even on a busy machine
+    spec = {**BASE, "train": {**BASE["train"], "tokens": 300 * 8 * 64}, "grid": {"train.seed": list(range(n_runs))}}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     return subprocess.Popen([sys.executable, "-m", "scalinglab", "sweep", str(tmp_path / "spec.json"), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -80,6 +81,7 @@ def test_sweep_resumes_after_its_process_is_killed(tmp_path, sig):
     results = tmp_path / "spec.jsonl"
     proc = _sweep_process(tmp_path, 3)
     _wait_for_lines(results, 1, proc)
+    assert proc.poll() is None, "the sweep finished before it could be interrupted: make its runs longer"
     proc.send_signal(sig)  # the second run is in progress
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
