@@ -142,6 +142,11 @@ def load_results(path) -> pd.DataFrame:
     results = read_results(path)
     if not results:
         raise ConfigError(f"no results in {path}: run the sweep first")
+    return results_frame(results)
+
+
+def results_frame(results) -> pd.DataFrame:
+    """Result records (as run_sweep returns them) as a DataFrame, flattened like load_results."""
     curves = ("curve", "val_curve")  # kept whole, as dicts of lists, rather than flattened
     frame = pd.json_normalize([{k: v for k, v in r.items() if k not in curves} for r in results])
     for key in curves:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.sweep import expand, load_results, read_results, run_sweep
+from scalinglab.sweep import expand, load_results, read_results, results_frame, run_sweep
 
 BASE = {"model": {"n_layer": 1, "d_model": 32, "n_head": 2, "context": 64},
         "train": {"corpus": "prose", "tokens": 20 * 8 * 64, "batch_size": 8, "eval_tokens": 2048}}
@@ -46,6 +46,9 @@ def test_sweep_skips_finished_runs_and_loads_into_pandas(tmp_path):
     frame = load_results(path)
     assert list(frame["train.lr"]) == [1e-3, 3e-3] and (frame["D"] == 20 * 8 * 64).all()
     assert isinstance(frame["val_curve"][0]["val_loss"], list)
+    # a file can hold more runs than a sweep asks for: its own results, as a frame, are only those
+    only_second = results_frame(run_sweep(configs[1:], path, progress=False))
+    assert list(only_second["train.lr"]) == [3e-3] and list(only_second.columns) == list(frame.columns)
     provenance = json.loads((tmp_path / "sweep.provenance.json").read_text())
     assert provenance["runs"] == 2 and provenance["command"] == "test" and provenance["scalinglab_commit"]
 
@@ -62,8 +65,11 @@ def _sweep_process(tmp_path, n_runs):
     # runs of a few seconds each, so that the signal lands mid-sweep even on a busy machine
     spec = {**BASE, "train": {**BASE["train"], "tokens": 300 * 8 * 64}, "grid": {"train.seed": list(range(n_runs))}}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
+    # a child inherits an ignored SIGINT (running notebooks in this process can leave it ignored); a terminal's
+    # Ctrl-C reaches a sweep with the default disposition, so restore it
     return subprocess.Popen([sys.executable, "-m", "scalinglab", "sweep", str(tmp_path / "spec.json"), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_lines(path, n, proc, timeout=120):
