@@ -1,19 +1,19 @@
 """python -m scalinglab.grade SUBMISSIONS --lab 0 --out grades.csv: grade a folder of notebooks.
 
-Each notebook runs in its own process, in a fresh temporary folder, under the smoke profile:
-  - every cell has a time limit (a cell that loops forever is interrupted; later cells still run),
-    and the whole notebook has one too (its process is killed);
-  - writes and deletions outside its folder (and the corpus cache), and starting programs, are
-    refused by an audit hook; output beyond 1 MB is dropped.
-Then the lab's checks (scalinglab/checks/labNN.py) and the hidden cases (tests/grading/labNN_hidden.py)
-grade the functions and written answers the notebook defined. A failed cell costs only what
-depends on it. This guards against accidents and runaway code, not against a student who sets out
-to attack the grader: for that, run the grader in a container.
+Student code runs only inside a bubblewrap sandbox (scalinglab.sandbox), one notebook per sandbox,
+under the smoke profile: there the harness (scalinglab.harness) runs the notebook and records what
+each graded function returns on the cases' arguments, as plain JSON. This process never runs
+student code. It validates those records and scores them against the lab's
+hidden cases (tests/grading/labNN_hidden.py), whose verdicts and expected values never enter the
+sandbox; the public cases of scalinglab/checks/labNN.py are the students' feedback, not their grade.
+Written answers are read from the notebook file and scored by their public cases.
+Whatever one submission does costs only its own row; the CSV is always written, atomically.
 """
 import argparse
 import csv
 import importlib
 import importlib.util
+import io
 import json
 import os
 import re
@@ -22,206 +22,260 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from scalinglab import sandbox
+from scalinglab.checks import judge
+from scalinglab.files import write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT_LIMIT = 1 << 20
+LOG_LIMIT = 1 << 20           # bytes of a submission's printed output kept for its feedback
+RESULTS_LIMIT = 4 << 20       # bytes of recorded answers read back
+NOTEBOOK_LIMIT = 50 << 20     # bytes of a submitted notebook
+LAB_TITLE = re.compile(r"^#\s*Lab\s+(\d+)\b", re.M)
 
 
-def hidden_cases_path(lab):
-    return ROOT / "tests" / "grading" / f"lab{lab:02d}_hidden.py"
+def graded_cases(lab):
+    """question id -> the cases that score it: the hidden cases (tests/grading/labNN_hidden.py) of a code
+    question, the public cases of a written one.
+
+    The public cases are feedback, not grades: their expected values are public, so a function that
+    looks its inputs up in a table would pass them. Without hidden cases (a student release), the
+    public cases score instead.
+    """
+    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
+    path = ROOT / "tests" / "grading" / f"lab{lab:02d}_hidden.py"
+    hidden = {}
+    if path.exists():
+        spec = importlib.util.spec_from_file_location(f"lab{lab:02d}_hidden", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        hidden = module.HIDDEN
+    return {qid: tuple(hidden[qid]) if qid in hidden and not q.written else q.cases for qid, q in questions.items()}
 
 
 def written_answers(nb):
     """Answer id -> text of every marked written answer in a notebook."""
     pattern = re.compile(r"<!-- BEGIN ANSWER (\w+) -->\n?(.*?)\n?<!-- END ANSWER -->", re.S)
-    return {m.group(1): m.group(2).strip() for cell in nb["cells"] if cell["cell_type"] == "markdown"
-            for m in pattern.finditer("".join(cell["source"]))}
+    return {m.group(1): m.group(2).strip() for cell in nb["cells"] if cell.get("cell_type") == "markdown"
+            for m in pattern.finditer(source_of(cell))}
 
 
-# ---------------------------------------------------------------- inside the sandboxed process
-
-class CappedStream:
-    """A text stream that keeps at most `limit` characters and drops the rest."""
-
-    def __init__(self, stream, limit=OUTPUT_LIMIT):
-        self.stream, self.left = stream, limit
-
-    def write(self, text):
-        if self.left > 0:
-            self.stream.write(text[: self.left])
-        self.left -= len(text)
-        return len(text)
-
-    def flush(self):
-        self.stream.flush()
+def source_of(cell):
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
-def confine(allowed_roots):
-    """Refuse writes and deletions outside allowed_roots, and starting programs, from now on."""
-    roots = [os.path.realpath(r) for r in allowed_roots]
-
-    def inside(path):
-        if isinstance(path, int):
-            return True  # an already-open file descriptor
-        real = os.path.realpath(os.fsdecode(path))
-        return real == os.devnull or any(real == r or real.startswith(r + os.sep) for r in roots)
-
-    def hook(event, args):
-        if event == "open":
-            path, mode, flags = args
-            writing = (mode and any(c in mode for c in "wax+")) or (
-                mode is None and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC))
-            if writing and not inside(path):
-                raise PermissionError(f"graded notebooks may only write inside their folder, not {path}")
-        elif event in ("os.remove", "os.rmdir", "os.mkdir", "os.truncate", "os.chmod", "os.utime",
-                       "shutil.rmtree", "os.symlink", "os.link", "os.rename", "os.replace"):
-            for path in args[:2] if event in ("os.rename", "os.replace", "os.symlink", "os.link") else args[:1]:
-                if isinstance(path, (str, bytes, os.PathLike)) and not inside(path):
-                    raise PermissionError(f"graded notebooks may not change {path}")
-        elif event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork"):
-            raise PermissionError("graded notebooks may not start other programs")
-
-    sys.addaudithook(hook)
+def lab_of(nb):
+    """The lab a notebook belongs to: its metadata, else the number in its title; None if it says neither."""
+    lab = nb.get("metadata", {}).get("scalinglab", {}).get("lab")
+    if isinstance(lab, int):
+        return lab
+    for cell in nb["cells"][:3]:
+        if cell.get("cell_type") == "markdown" and (m := LAB_TITLE.search(source_of(cell))):
+            return int(m.group(1))
+    return None
 
 
-class CellTimeout(BaseException):  # not an Exception: a student's `except Exception` must not swallow it
-    pass
+def read_notebook(path, lab):
+    """(notebook as a dict, None), or (None, a one-line reason it cannot be graded)."""
+    try:
+        if os.path.getsize(path) > NOTEBOOK_LIMIT:
+            return None, f"not graded: the file is larger than {NOTEBOOK_LIMIT >> 20} MB"
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        return None, f"not a notebook: {type(e).__name__}: {str(e)[:120]}"
+    if not (isinstance(nb, dict) and isinstance(nb.get("cells"), list) and nb["cells"]
+            and all(isinstance(c, dict) for c in nb["cells"])):
+        return None, "not a notebook: it has no cells"
+    found = lab_of(nb)
+    if found is not None and found != lab:
+        return None, f"wrong lab: this is a Lab {found} notebook, graded as Lab {lab}"
+    return nb, None
 
 
-def run_notebook(nb, cell_timeout):
-    """Execute the code cells in one namespace; returns (namespace, [errors])."""
-    from scalinglab.assign import python_source
-    namespace, errors = {"__name__": "__main__"}, []
+# ---------------------------------------------------------------- running one submission
 
-    def alarm(signum, frame):
-        raise CellTimeout(f"cell ran longer than {cell_timeout} s")
-    signal.signal(signal.SIGALRM, alarm)
-    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    for number, cell in enumerate(code_cells, 1):
-        source = python_source("".join(cell["source"]))
-        signal.alarm(cell_timeout)
-        try:
-            exec(compile(source, f"<cell {number}>", "exec"), namespace)
-        except BaseException as e:  # SystemExit and KeyboardInterrupt from a cell end only that cell
-            errors.append(f"cell {number}: {type(e).__name__}: {str(e)[:200]}")
-        finally:
-            signal.alarm(0)
-    return namespace, errors
+def drain(stream, limit, keep):
+    """Read a pipe to its end, keeping the first `limit` bytes: a flood can neither block nor fill memory."""
+    while chunk := stream.read(1 << 16):
+        room = limit - keep.tell()
+        if room > 0:
+            keep.write(chunk[:room])
 
 
-def worker(notebook, lab, result_path, cell_timeout):
-    """Run one notebook inside the sandbox and write its grades to result_path."""
-    from scalinglab.checks import run_question
-    from scalinglab.data import cache_dir
-    with open(notebook) as f:
-        nb = json.load(f)
-    checks = importlib.import_module(f"scalinglab.checks.lab{lab:02d}")
-    hidden = {}
-    if hidden_cases_path(lab).exists():  # imported before student code runs
-        spec = importlib.util.spec_from_file_location("hidden", hidden_cases_path(lab))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        hidden = module.HIDDEN
-    import matplotlib
-    matplotlib.use("Agg")
-    here = os.getcwd()
-    confine([here, cache_dir(), os.path.dirname(result_path)])
-    sys.stdout, sys.stderr = CappedStream(sys.stdout), CappedStream(sys.stderr)
-    namespace, errors = run_notebook(nb, cell_timeout)
-    answers = written_answers(nb)
-    grades = {}
-    for qid, question in checks.QUESTIONS.items():
-        if question.written:
-            answer = answers.get(question.target, "")
-        elif question.target in namespace:
-            answer = namespace[question.target]
-        else:
-            grades[qid] = {"points": 0, "max_points": question.points + sum(c.points for c in hidden.get(qid, ())),
-                           "messages": [f"{question.target} is not defined: did its cell run without errors?"]}
-            continue
-        signal.alarm(cell_timeout)
-        try:
-            outcome = run_question(qid, question, answer, hidden.get(qid, ()))
-        except CellTimeout:
-            outcome = None
-        finally:
-            signal.alarm(0)
-        grades[qid] = ({"points": 0, "max_points": question.points, "messages": ["the checks timed out"]}
-                       if outcome is None else
-                       {"points": outcome.points, "max_points": outcome.max_points, "messages": outcome.messages})
-    with open(result_path, "w") as f:
-        json.dump({"grades": grades, "cell_errors": errors}, f)
-
-
-# ---------------------------------------------------------------- the instructor's side
-
-def grade_notebook(path, lab, timeout=600, cell_timeout=120):
-    """Grade one notebook in a sandboxed subprocess; returns {'status', 'grades', 'cell_errors'}."""
+def run_submission(notebook, lab, calls, isolate, timeout, cell_timeout, threads, secrets):
+    """Run the harness on one notebook; returns (status, results bytes, log bytes)."""
     with tempfile.TemporaryDirectory(prefix="scalinglab-grade-") as tmp:
-        work, result = Path(tmp, "work"), Path(tmp, "result.json")
-        (work / "tmp").mkdir(parents=True)
-        shutil.copy(path, work / "submission.ipynb")
-        env = {**os.environ, "SCALINGLAB_PROFILE": "smoke", "HOME": str(work), "TMPDIR": str(work / "tmp"),
-               "MPLCONFIGDIR": str(work / "tmp"), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
-        from scalinglab.data import cache_dir
-        env["SCALINGLAB_CACHE"] = cache_dir()  # shared, read mostly: corpora are built once
-        command = [sys.executable, "-c", "import sys; from scalinglab.grade import worker; "
-                   "worker(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))",
-                   "submission.ipynb", str(lab), str(result), str(cell_timeout)]
-        with open(Path(tmp, "output.txt"), "wb") as output:
-            proc = subprocess.Popen(command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-                status = "ok" if proc.returncode == 0 else f"crashed (exit {proc.returncode})"
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                status = f"timed out after {timeout} s"
+        work = Path(tmp, "home")
+        work.mkdir()
+        shutil.copy(notebook, Path(tmp, "submission.ipynb"))
+        Path(tmp, "calls.json").write_text(json.dumps(calls))
+        read_end, write_end = os.pipe()
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SCALINGLAB_PROFILE": "smoke", "MPLBACKEND": "Agg",
+               "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(threads)}
+        harness = [sys.executable, "-m", "scalinglab.harness", "submission.ipynb", str(lab), "calls.json",
+                   "--results-fd", str(write_end), "--cell-timeout", str(cell_timeout),
+                   "--cpu-seconds", str(timeout * max(1, threads))]
+        if isolate:
+            from scalinglab.data import cache_dir
+            argv = sandbox.command(harness, {"submission.ipynb": Path(tmp, "submission.ipynb"),
+                                             "calls.json": Path(tmp, "calls.json")},
+                                   {**env, "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp"}, cache_dir(), secrets)
+            cwd, env = tmp, None
+        else:
+            for name in ("submission.ipynb", "calls.json"):
+                shutil.copy(Path(tmp, name), work / name)
+            (work / "tmp").mkdir()
+            from scalinglab.data import cache_dir
+            argv, cwd = harness, work
+            env = {**env, "HOME": str(work), "TMPDIR": str(work / "tmp"), "MPLCONFIGDIR": str(work / "tmp"),
+                   "SCALINGLAB_CACHE": cache_dir()}
+        results, log = io.BytesIO(), io.BytesIO()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, pass_fds=(write_end,), start_new_session=True)
+        os.close(write_end)
+        readers = [threading.Thread(target=drain, args=(os.fdopen(read_end, "rb"), RESULTS_LIMIT, results)),
+                   threading.Thread(target=drain, args=(proc.stdout, LOG_LIMIT, log))]
+        for reader in readers:
+            reader.start()
         try:
-            record = json.loads(result.read_text())
-        except (OSError, ValueError):
-            record = {"grades": {}, "cell_errors": []}
-        log = Path(tmp, "output.txt").read_bytes()[-2000:].decode(errors="replace")
-        if status != "ok":
-            record["cell_errors"].append(f"grader: {status}; last output:\n{log}")
-    return {"status": status, **record}
+            proc.wait(timeout=timeout)
+            status = "ok" if proc.returncode == 0 else f"crashed (exit {proc.returncode})"
+        except subprocess.TimeoutExpired:
+            status = f"timed out after {timeout} s"
+        try:  # the sandbox dies with bwrap; without it, the harness's process group is the best we can do
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        for reader in readers:
+            reader.join(timeout=30)
+        return status, results.getvalue(), log.getvalue()
 
 
-def grade_folder(folder, lab, out, feedback_dir=None, timeout=600, cell_timeout=120, jobs=2):
+def parse_results(data):
+    """(cell errors, {question id: record}) from the harness's JSON lines; malformed lines are skipped."""
+    errors, records = [], {}
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        if isinstance(record.get("cell_errors"), list) and not errors:
+            errors = [str(e)[:300] for e in record["cell_errors"][:100]]
+        elif isinstance(record.get("qid"), str) and record["qid"] not in records:
+            records[record["qid"]] = record
+    return errors, records
+
+
+def score(lab, nb, records, graded):
+    """question id -> {'points', 'max_points', 'messages'}; every question gets a row, whatever happened."""
+    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
+    answers = written_answers(nb) if nb else {}
+    grades = {}
+    for qid, question in questions.items():
+        cases, record = graded[qid], records.get(qid, {})
+        if question.written:
+            outcome = judge(qid, question, cases, answers.get(question.target, ""))
+        elif isinstance(record.get("outputs"), list) and len(record["outputs"]) == len(cases):
+            outcome = judge(qid, question, cases, record["outputs"])
+        else:
+            outcome = judge(qid, question, (), None)
+            outcome.max_points = sum(c.points for c in cases)
+            outcome.messages.append(
+                f"{question.target} is not defined: did its cell run without errors?" if record.get("missing") else
+                "the checks timed out" if record.get("timed_out") else
+                "not graded: the notebook stopped before this question was checked" if nb else "not graded")
+        grades[qid] = {"points": outcome.points, "max_points": outcome.max_points, "messages": outcome.messages}
+    return grades
+
+
+def calls_of(lab, graded):
+    """What enters the sandbox: question id -> the arguments of every call of every graded case."""
+    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
+    return {qid: [list(c.calls) for c in graded[qid]] for qid, q in questions.items() if not q.written}
+
+
+def grade_notebook(path, lab, timeout=600, cell_timeout=120, isolate=True, threads=1, secrets=()):
+    """Grade one notebook; returns {'status', 'grades', 'cell_errors'}."""
+    graded = graded_cases(lab)
+    nb, reason = read_notebook(path, lab)
+    if nb is None:
+        return {"status": reason, "grades": score(lab, None, {}, graded), "cell_errors": []}
+    status, results, log = run_submission(path, lab, calls_of(lab, graded), isolate, timeout, cell_timeout,
+                                          threads, (ROOT / "solutions", ROOT / "tests", Path(path).parent, *secrets))
+    errors, records = parse_results(results)
+    if status != "ok":
+        errors.append(f"grader: {status}; last output:\n{log[-2000:].decode(errors='replace')}")
+    return {"status": status, "grades": score(lab, nb, records, graded), "cell_errors": errors}
+
+
+def corpora_of(lab):
+    """The corpora a lab's experiments read, built before grading: the sandbox sees the cache read-only."""
+    from scalinglab.experiments import LABS
+    from scalinglab.profiles import get_profile
+    if f"lab{lab:02d}" not in LABS:
+        return set()
+    configs = [train for runs in LABS[f"lab{lab:02d}"](get_profile("smoke")).values() for _, train in runs]
+    return {c.corpus for c in configs} | {name for c in configs for name in c.eval_corpora}
+
+
+def feedback(lab, path, result, questions):
+    lines = [f"Lab {lab}: {path.name}", f"status: {result['status']}", ""]
+    for qid, question in questions.items():
+        g = result["grades"][qid]
+        lines.append(f"{qid} {question.title}: {g['points']:g}/{g['max_points']:g}"
+                     + (" (written: your instructor reads it too)" if question.written else ""))
+        lines += [f"    - {m}" for m in g["messages"]]
+    if result["cell_errors"]:
+        lines += ["", "cells that raised an error:"] + [f"    {e}" for e in result["cell_errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def grade_folder(folder, lab, out, feedback_dir=None, timeout=600, cell_timeout=120, jobs=2, isolate=True):
     """Grade every .ipynb in folder; write the CSV (and a feedback file per student). Returns rows."""
-    checks = importlib.import_module(f"scalinglab.checks.lab{lab:02d}")
+    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
     notebooks = sorted(Path(folder).glob("*.ipynb"))
     if not notebooks:
         raise SystemExit(f"error: no .ipynb files in {folder}")
+    if isolate:
+        sandbox.check_available()
+    from scalinglab.data import load_corpus
+    for name in sorted(corpora_of(lab)):
+        load_corpus(name)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    graded = graded_cases(lab)
+    out = Path(out).resolve()
+    feedback_dir = Path(feedback_dir or out.with_suffix("")).resolve()
+    secrets = (out.parent, feedback_dir)
+
+    def grade_one(path):
+        try:
+            return grade_notebook(path, lab, timeout, cell_timeout, isolate, threads, secrets)
+        except Exception as e:  # a grader bug costs one row, never the CSV
+            return {"status": f"grader error: {type(e).__name__}: {e}", "grades": score(lab, None, {}, graded),
+                    "cell_errors": []}
+
     with ThreadPoolExecutor(jobs) as pool:
-        results = list(pool.map(lambda p: grade_notebook(p, lab, timeout, cell_timeout), notebooks))
-    qids = list(checks.QUESTIONS)
-    rows = []
-    feedback_dir = Path(feedback_dir or Path(out).with_suffix("")).resolve()
+        results = list(pool.map(grade_one, notebooks))
     feedback_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
     for path, result in zip(notebooks, results):
-        row = {"student": path.stem}
-        lines = [f"Lab {lab}: {path.name}", f"status: {result['status']}", ""]
-        for qid in qids:
-            g = result["grades"].get(qid, {"points": 0, "max_points": None, "messages": ["not graded"]})
-            row[qid] = g["points"]
-            question = checks.QUESTIONS[qid]
-            lines.append(f"{qid} {question.title}: {g['points']:g}/{g['max_points'] or question.points:g}"
-                         + (" (written: your instructor reads it too)" if question.written else ""))
-            lines += [f"    - {m}" for m in g["messages"]]
-        row["total"] = sum(row[q] for q in qids)
+        row = {"student": path.stem, **{qid: result["grades"][qid]["points"] for qid in questions}}
+        row["total"] = sum(row[qid] for qid in questions)
         row["status"] = result["status"]
         rows.append(row)
-        if result["cell_errors"]:
-            lines += ["", "cells that raised an error:"] + [f"    {e}" for e in result["cell_errors"]]
-        (feedback_dir / f"{path.stem}.txt").write_text("\n".join(lines) + "\n")
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["student", *qids, "total", "status"])
-        writer.writeheader()
-        writer.writerows(rows)
+        write_atomic(feedback_dir / f"{path.stem}.txt", feedback(lab, path, result, questions).encode())
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=["student", *questions, "total", "status"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out, table.getvalue().encode())
     return rows
 
 
@@ -233,14 +287,24 @@ def main(argv=None):
     parser.add_argument("--feedback", help="folder for one feedback file per student (default: next to --out)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per notebook (default 600)")
     parser.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks graded at once")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks graded at once (default 2)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run notebooks without isolation: only for notebooks you trust")
     args = parser.parse_args(argv)
     if not Path(args.submissions).is_dir():
         parser.error(f"{args.submissions} is not a folder")
     if importlib.util.find_spec(f"scalinglab.checks.lab{args.lab:02d}") is None:
         parser.error(f"there is no lab {args.lab} (no scalinglab/checks/lab{args.lab:02d}.py)")
-    rows = grade_folder(args.submissions, args.lab, args.out, args.feedback, args.timeout, args.cell_timeout,
-                        args.jobs)
+    if args.jobs < 1 or args.timeout < 1 or args.cell_timeout < 1:
+        parser.error("--jobs, --timeout and --cell-timeout must be at least 1")
+    if args.no_sandbox:
+        print("warning: --no-sandbox: student code runs with your permissions and can read and change your "
+              "files, including the solutions and other grades", file=sys.stderr)
+    try:
+        rows = grade_folder(args.submissions, args.lab, args.out, args.feedback, args.timeout, args.cell_timeout,
+                            args.jobs, isolate=not args.no_sandbox)
+    except sandbox.SandboxUnavailable as e:
+        sys.exit(f"error: {e}")
     print(f"graded {len(rows)} notebooks -> {args.out}")
 
 

@@ -1,0 +1,77 @@
+"""The cases themselves: every value stored in a public check is what the instructor's reference computes,
+and a function that only looks up the public answers passes the public checks but scores nothing."""
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scalinglab import fit, synthetic
+from scalinglab.checks import collect, judge, log_rss
+from scalinglab.checks import lab00, lab01
+from scalinglab.grade import graded_cases
+
+sys.path.insert(0, str(Path(__file__).parent))
+lab01_hidden = importlib.import_module("lab01_hidden")
+
+
+def test_lab00_stored_values():
+    x, y = np.array(lab00.NOISY2["x"]), np.array(lab00.NOISY2["y"])
+    assert fit.fit_power_law(x, y, n_boot=0).params == pytest.approx(lab00.NOISY2_BEST, rel=1e-12)
+    x, y = np.array(lab00.NOISY4["x"]), np.array(lab00.NOISY4["y"])
+    assert log_rss(x, y, fit.fit_saturating_power_law(x, y, n_boot=0).params) == pytest.approx(lab00.NOISY4_BEST_RSS)
+    x, y = np.array(lab00.BOOT5["x"]), np.array(lab00.BOOT5["y"])
+    assert fit.bootstrap_intervals("power", x, y, n_boot=400, level=0.95, seed=0)["alpha"] == pytest.approx(
+        lab00.BOOT5_REFERENCE, rel=1e-12)
+    x, y = np.array(lab00.LEVELS5["x"]), np.array(lab00.LEVELS5["y"])
+    assert fit.fit_power_law(x, y, n_boot=0).params["alpha"] == pytest.approx(lab00.LEVELS5_ESTIMATE, rel=1e-12)
+
+
+def test_lab01_stored_values():
+    D, L = np.array(lab01.BEST1["D"]), np.array(lab01.BEST1["L"])
+    assert log_rss(D, L, fit.fit_saturating_power_law(D, L, n_boot=0).params) == pytest.approx(lab01.BEST1_RSS)
+    D, L = np.array(lab01.INTERVALS1["D"]), np.array(lab01.INTERVALS1["L"])
+    assert fit.fit_saturating_power_law(D, L, n_boot=40, seed=3).intervals["beta"] == pytest.approx(
+        lab01.INTERVALS1_BETA, rel=1e-9)
+    r = lab01.REFERENCE2
+    difference, interval = lab01_hidden.slope_difference_reference(r["D"], r["loss_a"], r["loss_b"], n_boot=400, seed=2)
+    assert (difference, *interval) == pytest.approx((lab01.REFERENCE2_RESULT[0], *lab01.REFERENCE2_RESULT[1]), rel=1e-12)
+    reference = lab01_hidden.effective_data_reference
+    assert [float(reference(u, e)) for u, e in lab01.FORMULA3] == pytest.approx(lab01.FORMULA3_VALUES, rel=1e-12)
+    assert float(reference(1e6, 5, 3.0)) == pytest.approx(lab01.R_STAR3_VALUE, rel=1e-12)
+    assert reference(lab01.ARRAYS3["unique"], lab01.ARRAYS3["epochs"]).tolist() == pytest.approx(lab01.ARRAYS3_VALUES)
+    assert synthetic.entropy_rate(synthetic.Params()) == pytest.approx(lab01.DEFAULT4_RATE, rel=1e-12)
+    assert [synthetic.entropy_rate(synthetic.Params(**f)) for f in lab01.OTHER4] == pytest.approx(lab01.OTHER4_RATES)
+
+
+def test_reference_implementations_pass_every_case():
+    functions = {"q2": lab01_hidden.slope_difference_reference, "q3": lab01_hidden.effective_data_reference,
+                 "q4": synthetic.entropy_rate}
+    graded = graded_cases(1)
+    for qid, fn in functions.items():
+        question = lab01.QUESTIONS[qid]
+        for cases in (question.cases, graded[qid]):
+            outcome = judge(qid, question, cases, collect(question, [c.calls for c in cases], fn))
+            assert outcome.passed, outcome.messages
+
+
+@pytest.mark.parametrize("lab, module", [(0, lab00), (1, lab01)])
+def test_a_lookup_table_of_public_answers_scores_nothing(lab, module):
+    """Public expected values are public: a function that replays them passes the self-checks, not the grade."""
+    graded = graded_cases(lab)
+    for qid, question in module.QUESTIONS.items():
+        if question.written:
+            continue
+        hidden = graded[qid]
+        assert hidden and not set(map(id, hidden)) & set(map(id, question.cases)), f"{qid} is graded by public cases"
+        outputs = [[{"value": None} for _ in case.calls] for case in hidden]  # what a table without the key returns
+        assert judge(qid, question, hidden, outputs).points == 0
+
+
+def test_judge_survives_forged_outputs():
+    question, cases = lab00.QUESTIONS["q2"], graded_cases(0)["q2"]
+    for forged in (None, [], [[]] * len(cases), [["x"]] * len(cases), [[{"value": {"A": "1", "alpha": []}}]] * len(cases),
+                   [[{"error": 3}]] * len(cases), [[{"value": float("nan")}]] * len(cases)):
+        outcome = judge("q2", question, cases, forged)
+        assert outcome.points == 0 and outcome.max_points == sum(c.points for c in cases)
