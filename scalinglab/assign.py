@@ -145,7 +145,17 @@ def main(argv=None):
     parser.add_argument("--labs", default=ROOT / "labs", help="folder to write the student labs to")
     parser.add_argument("--instructor-toc", metavar="PATH",
                         help="instead, write a table of contents that adds each lab's solution to the site")
+    parser.add_argument("--release", metavar="DIR",
+                        help="instead, write the student release (no solutions, hidden cases or answer keys) to DIR")
     args = parser.parse_args(argv)
+    if args.release:
+        from scalinglab.release import write_release
+        try:
+            write_release(args.release)
+        except (FileExistsError, ValueError) as e:
+            sys.exit(f"error: {e}")
+        print(f"wrote the student release to {args.release}")
+        return
     if args.instructor_toc:
         write_instructor_toc(args.instructor_toc)
         print(f"wrote {args.instructor_toc}: build with jupyter-book build . --toc {args.instructor_toc}")

@@ -10,7 +10,9 @@ from scalinglab.errors import ConfigError
 from scalinglab.model import GPTConfig
 from scalinglab.train import TrainConfig
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
+# data/reference in the repository; installed from a wheel, the same files are the package scalinglab.reference.
+HERE = Path(__file__).resolve().parent
+REFERENCE_DIR = HERE / "reference" if (HERE / "reference").is_dir() else HERE.parent / "data" / "reference"
 
 
 def batch_size_for(tokens, context, max_batch_size, min_steps):

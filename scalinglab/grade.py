@@ -26,6 +26,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import scalinglab
 from scalinglab import sandbox
 from scalinglab.checks import judge
 from scalinglab.files import write_atomic
@@ -115,7 +116,8 @@ def run_submission(notebook, lab, calls, isolate, timeout, cell_timeout, threads
         Path(tmp, "calls.json").write_text(json.dumps(calls))
         read_end, write_end = os.pipe()
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SCALINGLAB_PROFILE": "smoke", "MPLBACKEND": "Agg",
-               "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(threads)}
+               "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(threads),
+               "PYTHONPATH": str(Path(scalinglab.__file__).resolve().parents[1])}  # the library this grader uses
         harness = [sys.executable, "-m", "scalinglab.harness", "submission.ipynb", str(lab), "calls.json",
                    "--results-fd", str(write_end), "--cell-timeout", str(cell_timeout),
                    "--cpu-seconds", str(timeout * max(1, threads))]
