@@ -85,3 +85,11 @@ def test_the_wheel_installs_what_a_lab_needs(release, tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         assert str(tmp_path / "venv") in done.stdout and "reference runs" in done.stdout, done.stdout
         assert sorted(p.name for p in folder.iterdir()) == [f"{lab}.ipynb"]  # nothing written beside the lab
+
+
+def test_colab_installs_the_release_repository():
+    import yaml
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for lab in sorted((ROOT / "labs").glob("lab*.ipynb")):
+        first = "".join(next(c for c in json.loads(lab.read_text())["cells"] if c["cell_type"] == "code")["source"])
+        assert f'%pip install -q "scalinglab @ git+{url}"' in first, lab.name
