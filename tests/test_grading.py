@@ -103,8 +103,12 @@ def test_notebooks_that_cannot_be_graded_get_zero_and_one_line(tmp_path):
     (tmp_path / "no_cells.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
     (tmp_path / "garbage.ipynb").write_bytes(b"\x89PNG\r\n")
     (tmp_path / "lab1.ipynb").write_bytes((ROOT / "labs" / "lab01_data_scaling.ipynb").read_bytes())
+    untagged = nbformat.read(ROOT / "labs" / "lab01_data_scaling.ipynb", as_version=4)
+    del untagged.metadata["scalinglab"]  # a copy into a new notebook keeps only the title
+    nbformat.write(untagged, tmp_path / "lab1_by_title.ipynb")
     expected = {"empty": "not a notebook: JSONDecodeError", "no_cells": "not a notebook: it has no cells",
-                "garbage": "not a notebook: UnicodeDecodeError", "lab1": "wrong lab: this is a Lab 1 notebook, graded as Lab 0"}
+                "garbage": "not a notebook: UnicodeDecodeError", "lab1": "wrong lab: this is a Lab 1 notebook, graded as Lab 0",
+                "lab1_by_title": "wrong lab: this is a Lab 1 notebook, graded as Lab 0"}
     full = {q: g["max_points"] for q, g in grade_notebook(SOLUTION, 0, timeout=120, cell_timeout=60)["grades"].items()}
     for name, status in expected.items():
         result = grade_notebook(tmp_path / f"{name}.ipynb", 0)
