@@ -45,11 +45,14 @@ def test_lab01_stored_values():
     assert [synthetic.entropy_rate(synthetic.Params(**f)) for f in lab01.OTHER4] == pytest.approx(lab01.OTHER4_RATES)
 
 
+# the instructor's reference implementations of Lab 1's questions (q1 is the library's fit)
+REFERENCES = {"q2": lab01_hidden.slope_difference_reference, "q3": lab01_hidden.effective_data_reference,
+              "q4": synthetic.entropy_rate}
+
+
 def test_reference_implementations_pass_every_case():
-    functions = {"q2": lab01_hidden.slope_difference_reference, "q3": lab01_hidden.effective_data_reference,
-                 "q4": synthetic.entropy_rate}
     graded = graded_cases(1)
-    for qid, fn in functions.items():
+    for qid, fn in REFERENCES.items():
         question = lab01.QUESTIONS[qid]
         for cases in (question.cases, graded[qid]):
             outcome = judge(qid, question, cases, collect(question, [c.calls for c in cases], fn))
@@ -58,10 +61,8 @@ def test_reference_implementations_pass_every_case():
 
 def test_a_lookup_table_of_public_answers_passes_the_checks_and_scores_nothing():
     """Public expected values are public: a function that replays them passes the self-checks, not the grade."""
-    references = {"q2": lab01_hidden.slope_difference_reference, "q3": lab01_hidden.effective_data_reference,
-                  "q4": synthetic.entropy_rate}
     graded = graded_cases(1)
-    for qid, fn in references.items():
+    for qid, fn in REFERENCES.items():
         question = lab01.QUESTIONS[qid]
         # the table: the reference's answer to every public call; anything else is not in it
         table = {repr(kwargs): collect(question, [[kwargs]], fn)[0][0]["value"]
