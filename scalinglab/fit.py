@@ -82,37 +82,64 @@ def _saturating_params(x, y):
 LAWS = {"power": (_power_params, 2), "saturating": (_saturating_params, 3)}
 
 
-def bootstrap_intervals(law, x, y, n_boot=1000, level=0.95, seed=0):
-    """Percentile intervals of each parameter over fits to resampled (x, y) pairs."""
+def percentile_interval(samples, level=0.95):
+    """The central `level` interval of bootstrap samples (the percentile bootstrap)."""
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_intervals(law, x, y, n_boot=1000, level=0.95, seed=0, yerr=None):
+    """Percentile intervals of each parameter over refits to resampled data.
+
+    Without yerr: a case bootstrap, refitting resampled (x, y) pairs. It needs many points: with four,
+    most resamples repeat points until the law fits them exactly, and the interval says little.
+    With yerr (the measured standard error of each y): a parametric bootstrap, refitting the fitted
+    law plus noise of the measured size. It holds with few points, but covers measurement noise only,
+    not a wrong law or run-to-run variation such as the seed.
+    """
     fit_params, min_points = LAWS[law]
     rng = np.random.default_rng(seed)
     samples = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(x), len(x))
-        if len(np.unique(x[i])) >= min_points:  # a resample must still determine the law
-            samples.append(fit_params(x[i], y[i]))
-    tail = (1 - level) / 2 * 100
-    return {k: tuple(float(v) for v in np.percentile([s[k] for s in samples], [tail, 100 - tail]))
-            for k in samples[0]}
+    if yerr is None:
+        for _ in range(n_boot):
+            i = rng.integers(0, len(x), len(x))
+            if len(np.unique(x[i])) >= min_points:  # a resample must still determine the law
+                samples.append(fit_params(x[i], y[i]))
+    else:
+        fitted = Fit(law, fit_params(x, y)).predict(x)
+        for _ in range(n_boot):
+            samples.append(fit_params(x, fitted * np.exp(rng.normal(0.0, yerr / y))))
+    if not samples:
+        raise ConfigError(f"no bootstrap resample had {min_points} distinct x values: fit more points, or pass yerr")
+    return {k: percentile_interval([s[k] for s in samples], level) for k in samples[0]}
 
 
-def fit_law(law, x, y, n_boot=1000, level=0.95, seed=0) -> Fit:
+def fit_law(law, x, y, n_boot=1000, level=0.95, seed=0, yerr=None) -> Fit:
     if law not in LAWS:
         raise ConfigError(f"unknown law {law!r}: use one of {sorted(LAWS)}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ConfigError(f"n_boot must be a whole number >= 0, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ConfigError(f"level must lie between 0 and 1 (0.95 for a 95% interval), got {level!r}")
     fit_params, min_points = LAWS[law]
     x, y = _validate(x, y, min_points)
+    if yerr is not None:
+        yerr = np.broadcast_to(np.asarray(yerr, dtype=float), y.shape)
+        if not np.all(np.isfinite(yerr) & (yerr > 0)):
+            raise ConfigError("yerr must be positive finite standard errors, one per point")
     fit = Fit(law, fit_params(x, y), level=level, n_points=len(x))
     fit.rms_log_residual = float(np.sqrt(np.mean((np.log(y) - np.log(fit.predict(x))) ** 2)))
     if n_boot:
-        fit.intervals = bootstrap_intervals(law, x, y, n_boot, level, seed)
+        fit.intervals = bootstrap_intervals(law, x, y, n_boot, level, seed, yerr)
     return fit
 
 
-def fit_power_law(x, y, n_boot=1000, level=0.95, seed=0) -> Fit:
+def fit_power_law(x, y, n_boot=1000, level=0.95, seed=0, yerr=None) -> Fit:
     """y = A x^-alpha, by least squares on log y against log x."""
-    return fit_law("power", x, y, n_boot, level, seed)
+    return fit_law("power", x, y, n_boot, level, seed, yerr)
 
 
-def fit_saturating_power_law(x, y, n_boot=300, level=0.95, seed=0) -> Fit:
+def fit_saturating_power_law(x, y, n_boot=1000, level=0.95, seed=0, yerr=None) -> Fit:
     """y = E + B x^-beta with E >= 0, by least squares on log y (E is the irreducible part)."""
-    return fit_law("saturating", x, y, n_boot, level, seed)
+    return fit_law("saturating", x, y, n_boot, level, seed, yerr)

@@ -7,7 +7,10 @@ from scalinglab.model import GPTConfig, non_embedding_params
 
 
 def training_flops(N, D):
-    """C = 6 N D: N non-embedding parameters, D training tokens (Kaplan et al. 2020, eq. 2.1)."""
+    """C = 6 N D: N non-embedding parameters, D training tokens.
+
+    Kaplan et al. (2020), Sec. 2.1: 2N FLOPs per token forward, twice that backward.
+    """
     return 6 * N * D
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from scalinglab.errors import ConfigError
+from scalinglab.errors import ConfigError, positive_int
 
 
 @dataclass
@@ -26,9 +26,7 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ("n_layer", "d_model", "n_head", "context", "vocab_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
+            setattr(self, name, positive_int(getattr(self, name), f"GPTConfig.{name}"))
         if self.d_model % self.n_head:
             raise ConfigError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}: "
                               f"choose n_head from the divisors of d_model, e.g. {_divisors(self.d_model)}")

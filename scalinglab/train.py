@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from scalinglab.data import Batches, eval_windows, load_corpus
-from scalinglab.errors import ConfigError
+from scalinglab.errors import ConfigError, positive_int
 from scalinglab.flops import flops_per_token, tokens_for_flops, training_flops
 from scalinglab.model import GPT, GPTConfig, count_params
 
@@ -70,10 +70,9 @@ class TrainConfig:
         if (self.tokens is None) == (self.flops is None):
             raise ConfigError("give exactly one training budget: tokens=... or flops=...")
         if self.tokens is not None:
-            self.tokens = int(self.tokens)
-        budget = self.tokens if self.tokens is not None else self.flops
-        if not budget > 0:
-            raise ConfigError(f"the training budget must be positive, got {budget!r}")
+            self.tokens = positive_int(self.tokens, "tokens")
+        elif not (isinstance(self.flops, (int, float)) and self.flops > 0):
+            raise ConfigError(f"the FLOP budget must be a positive number, got {self.flops!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}: use one of {SCHEDULES}")
         if self.flop_count not in ("exact", "6nd"):
@@ -82,13 +81,12 @@ class TrainConfig:
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
         for name in ("batch_size", "eval_tokens"):
-            if int(getattr(self, name)) <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+            setattr(self, name, positive_int(getattr(self, name), name))
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
         self.eval_corpora = tuple(self.eval_corpora)
-        if self.unique_tokens is not None and int(self.unique_tokens) <= 0:
-            raise ConfigError(f"unique_tokens must be a positive integer or None, got {self.unique_tokens!r}")
+        if self.unique_tokens is not None:
+            self.unique_tokens = positive_int(self.unique_tokens, "unique_tokens")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise ConfigError(f"unknown device {self.device!r}: use auto, cpu, cuda or mps")
 

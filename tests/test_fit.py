@@ -55,6 +55,35 @@ def test_bootstrap_is_seeded():
     rng = np.random.default_rng(0)
     y = 3e3 * X ** -0.3 * np.exp(rng.normal(0, 0.02, len(X)))
     assert fit_power_law(X, y, seed=5).intervals == fit_power_law(X, y, seed=5).intervals
+    assert fit_power_law(X, y, seed=5).intervals != fit_power_law(X, y, seed=6).intervals  # the seed is used
+    assert fit_power_law(X, y, seed=5, yerr=0.02 * y).intervals != fit_power_law(X, y, seed=6, yerr=0.02 * y).intervals
+
+
+def test_noise_bootstrap_covers_the_truth_with_four_points():
+    # four runs, each with a measured standard error: the case bootstrap degenerates, the noise bootstrap
+    # covers the true exponent about as often as it claims
+    x, rng, covered = np.logspace(5, 6.5, 4), np.random.default_rng(3), 0
+    for _ in range(300):
+        truth = 2.0 * x ** -0.15
+        yerr = 0.01 * truth
+        y = truth + rng.normal(0, yerr)
+        low, high = fit_power_law(x, y, n_boot=200, level=0.9, seed=int(rng.integers(1 << 30)), yerr=yerr).intervals["alpha"]
+        covered += low <= 0.15 <= high
+    assert 0.84 <= covered / 300 <= 0.96, covered / 300
+
+
+def test_case_bootstrap_that_never_determines_the_law_says_so():
+    seed = next(s for s in range(100) if len(np.unique(np.random.default_rng(s).integers(0, 3, 3))) < 3)
+    with pytest.raises(ConfigError, match="no bootstrap resample"):
+        fit_saturating_power_law([1.0, 2.0, 3.0], [3.0, 2.0, 1.5], n_boot=1, seed=seed)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"n_boot": 2.5}, "n_boot"), ({"n_boot": -1}, "n_boot"),
+                                             ({"level": 95}, "level"), ({"yerr": [0.1, 0.1, -1.0] * 3}, "yerr")])
+def test_bad_bootstrap_settings(kwargs, message):
+    x = np.logspace(1, 3, 9)
+    with pytest.raises(ConfigError, match=message):
+        fit_power_law(x, 2.0 * x ** -0.5, **kwargs)
 
 
 @pytest.mark.parametrize("x, y, message", [

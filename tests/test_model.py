@@ -1,10 +1,12 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from scalinglab.errors import ConfigError
 from scalinglab.model import GPT, GPTConfig, StandardParam, count_params, non_embedding_params
+from scalinglab.train import TrainConfig
 
 
 @pytest.mark.parametrize("L, d, h, T, expected", [
@@ -67,14 +69,21 @@ def test_init_and_lr_come_from_the_parameterization():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(d_model=65, n_head=2), "d_model=65 is not divisible by n_head=2"),
-    (dict(n_layer=0), "n_layer must be a positive integer"),
-    (dict(d_model=-8), "d_model must be a positive integer"),
-    (dict(context=2.5), "context must be a positive integer"),
+    (dict(n_layer=0), "n_layer must be a positive whole number"),
+    (dict(d_model=-8), "d_model must be a positive whole number"),
+    (dict(context=2.5), "context must be a positive whole number"),
     (dict(parameterization="ntk"), "unknown parameterization 'ntk'"),
 ])
 def test_bad_configs(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         GPTConfig(**kwargs)
+
+
+def test_numpy_and_float_sizes_are_whole_numbers():
+    config = GPTConfig(n_layer=np.int64(2), d_model=64.0, n_head=np.int32(2))
+    assert (config.n_layer, config.d_model, config.n_head) == (2, 64, 2)
+    assert all(type(v) is int for v in (config.n_layer, config.d_model, config.n_head))
+    assert TrainConfig(tokens=2e6, batch_size=np.int64(8)).batch_size == 8
 
 
 def test_sequence_longer_than_context():

@@ -99,11 +99,13 @@ def test_schedules_warm_up_then_follow_their_shape(schedule):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(tokens=None), "exactly one training budget"),
     (dict(flops=1e9), "exactly one training budget"),
-    (dict(tokens=-5), "must be positive"),
+    (dict(tokens=-5), "tokens must be a positive whole number"),
+    (dict(tokens=None, flops=-1.0), "FLOP budget must be a positive number"),
     (dict(schedule="linear"), "unknown schedule 'linear'"),
     (dict(flop_count="7nd"), "unknown flop_count"),
     (dict(warmup_frac=1.5), "warmup_frac must be between 0 and 1"),
-    (dict(batch_size=0), "batch_size must be a positive integer"),
+    (dict(batch_size=0), "batch_size must be a positive whole number"),
+    (dict(batch_size=2.5), "batch_size must be a positive whole number"),
     (dict(lr=0), "lr must be positive"),
     (dict(device="tpu"), "unknown device 'tpu'"),
 ])
@@ -140,5 +142,5 @@ def test_repeated_data_and_other_validation_corpora(text_file):
 def test_unique_tokens_must_fit_the_corpus(text_file):
     with pytest.raises(ConfigError, match="more than the training split holds"):
         train(TINY, tiny_train(corpus=str(text_file), unique_tokens=10_000_000))
-    with pytest.raises(ConfigError, match="unique_tokens must be a positive integer"):
+    with pytest.raises(ConfigError, match="unique_tokens must be a positive whole number"):
         tiny_train(unique_tokens=0)
