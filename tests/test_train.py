@@ -4,7 +4,7 @@ import math
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.flops import flops_per_token
+from scalinglab.flops import flops_per_token, tokens_for_flops
 from scalinglab.model import GPTConfig
 from scalinglab.train import DivergenceWatch, TrainConfig, lr_multiplier, plan_budget, run_id, train
 
@@ -35,6 +35,9 @@ def test_huge_learning_rate_is_recorded_as_diverged():
     result = train(TINY, tiny_train(lr=50.0))
     assert result.diverged and result.diverged_step is not None and result.diverged_step < 30
     assert result.val_loss is None and result.tokens < 30 * 8 * 64
+    # the steps it took, the diverging one included, and that step's loss in its curve
+    assert result.steps == result.diverged_step + 1 and result.tokens == result.steps * 8 * 64
+    assert result.curve["step"][-1] == result.steps
     json.dumps(result.to_dict(), allow_nan=False)  # still a valid record
 
 
@@ -57,7 +60,8 @@ def test_result_is_a_complete_json_record():
     assert record["model"]["d_model"] == 32 and record["train"]["corpus"] == "prose"
     assert record["tokens"] == 30 * 8 * 64 and record["batch_tokens"] == 512
     assert record["flops"]["exact"] == flops_per_token(TINY) * record["tokens"]
-    assert record["flops"]["6nd"] == 6 * record["params"]["non_embedding"] * record["tokens"]
+    # the same N as a '6nd' budget: the recorded 6ND FLOPs convert back to exactly the tokens seen
+    assert tokens_for_flops(record["flops"]["6nd"], TINY, "6nd") == record["tokens"]
     assert record["val_bpb"] == pytest.approx(record["val_loss"] / math.log(2))
     assert record["val_curve"]["step"][-1] == 30 and len(record["curve"]["train_loss"]) == 30
     assert record["device"] == "cpu" and record["versions"]["torch"] and record["wall_time_s"] > 0
