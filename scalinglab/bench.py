@@ -91,15 +91,15 @@ def scalinglab_loop(n_layer, d_model, n_head, steps):
     return result.tokens_per_s
 
 
-def measure(label, impl):
+def measure(label, impl, steps):
     """(tokens/s, peak RSS in MB) of one implementation at one size; runs in its own process."""
     from scalinglab.data import load_corpus
     n_layer, d_model, n_head = SIZES[label]
     tokens = load_corpus("prose")
     if impl == "reference":
-        rate = reference_loop(n_layer, d_model, n_head, STEPS[label], tokens)
+        rate = reference_loop(n_layer, d_model, n_head, steps, tokens)
     else:
-        rate = scalinglab_loop(n_layer, d_model, n_head, STEPS[label])
+        rate = scalinglab_loop(n_layer, d_model, n_head, steps)
     return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -108,8 +108,8 @@ def main(quick=False):
     from scalinglab.flops import flops_per_token
     from scalinglab.model import GPTConfig, non_embedding_params
     load_corpus("prose")  # build the cache once, outside the timed processes
-    if quick:
-        STEPS.update({k: max(3, v // 3) for k, v in STEPS.items()})
+    # passed to each worker: a spawned process imports this module afresh and would not see a change to STEPS
+    steps = {k: max(3, v // 3) for k, v in STEPS.items()} if quick else STEPS
     repeats = 1 if quick else 3
     peak = matmul_gflops()
     print(f"fp32 matmul rate: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads (torch {torch.__version__})")
@@ -122,7 +122,7 @@ def main(quick=False):
             runs = {"reference": [], "scalinglab": []}  # lists of (tokens/s, peak MB), in pairs
             for _ in range(repeats):
                 for impl in runs:
-                    runs[impl].append(pool.submit(measure, label, impl).result())
+                    runs[impl].append(pool.submit(measure, label, impl, steps[label]).result())
             for impl, measured in runs.items():
                 rate = statistics.median(r for r, _ in measured)
                 gflops = rate * per_token / 1e9

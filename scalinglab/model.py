@@ -22,7 +22,7 @@ class GPTConfig:
     context: int = 128          # tokens per sequence
     vocab_size: int = 256       # byte tokens
     parameterization: str = "sp"
-    base_width: int | None = None  # the width a muP model is tuned at (unused by sp)
+    base_width: int | None = None  # the width a muP model is tuned at (sp has none: leave it None)
 
     def __post_init__(self):
         for name in ("n_layer", "d_model", "n_head", "context", "vocab_size"):
@@ -33,6 +33,9 @@ class GPTConfig:
         if self.parameterization not in PARAMETERIZATIONS:
             raise ConfigError(f"unknown parameterization {self.parameterization!r}: "
                               f"choose one of {sorted(PARAMETERIZATIONS)}")
+        if self.parameterization == "sp" and self.base_width is not None:
+            raise ConfigError("base_width belongs to a width-aware parameterization such as muP; "
+                              "the standard parameterization ('sp') has none: leave it unset")
 
     @property
     def d_head(self):
@@ -46,7 +49,8 @@ def _divisors(n):
 class StandardParam:
     """Standard parameterization (SP), as in GPT-2 and nanoGPT.
 
-    Every parameter has a kind; the parameterization maps kinds to init scales and
+    The model holds this one object and asks it, where each value is used, for init scales,
+    learning-rate multipliers, the attention scale and the output multiplier. Every parameter has a kind; the parameterization maps kinds to init scales and
     learning-rate multipliers:
       embedding  token and position embeddings
       hidden     weight matrices inside the blocks
@@ -83,14 +87,13 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
         self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
-        self.n_head = config.n_head
-        self.scale = param.attn_scale()
+        self.n_head, self.param = config.n_head, param
 
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.param.attn_scale())
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -127,7 +130,6 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(Block(config, self.param) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.d_model, bias=False)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.output_mult = self.param.output_mult()
         self.reset_parameters()
 
     def param_kinds(self):
@@ -160,7 +162,7 @@ class GPT(nn.Module):
         x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))
         for block in self.blocks:
             x = block(x)
-        logits = self.head(self.ln_f(x)) * self.output_mult
+        logits = self.head(self.ln_f(x)) * self.param.output_mult()
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))

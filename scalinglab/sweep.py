@@ -17,7 +17,8 @@ from scalinglab.errors import ConfigError
 from scalinglab.files import write_atomic
 from scalinglab.model import GPTConfig
 from scalinglab.profiles import get_profile
-from scalinglab.train import TrainConfig, pick_device, run_id, train, versions
+from scalinglab.flops import flops_per_token
+from scalinglab.train import TrainConfig, pick_device, plan_budget, run_id, train, versions
 
 
 def _split_key(key):
@@ -113,6 +114,12 @@ def provenance_path(path):
     return os.path.splitext(path)[0] + ".provenance.json"
 
 
+def planned_flops(mc: GPTConfig, tc: TrainConfig):
+    """The training FLOPs a run will take: what the progress bar counts, since the runs of a sweep differ in size."""
+    _, tokens = plan_budget(mc, tc)
+    return flops_per_token(mc) * tokens
+
+
 def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     """Train every (GPTConfig, TrainConfig) not yet in results_path; return all results in config order.
 
@@ -125,15 +132,18 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     if todo:
         pick_device(todo[0][1].device)  # fail before training, not after the first run
     from tqdm.auto import tqdm
-    with tqdm(total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run",
-              disable=not progress) as bar:
-        for mc, tc in todo:
+    total, left = (sum(planned_flops(mc, tc) for mc, tc in runs) / 1e12 for runs in (configs, todo))
+    # progress and its ETA in planned TFLOPs, not in runs: a data sweep's last run is its largest
+    with tqdm(total=total, initial=total - left, desc="sweep", unit="TFLOP", disable=not progress,
+              bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} TFLOP [{elapsed}<{remaining}{postfix}]") as bar:
+        for number, (mc, tc) in enumerate(todo, 1):
             result = json.loads(json.dumps(train(mc, tc).to_dict()))  # exactly as a later read gives it
             append_result(results_path, result)
             done[result["run_id"]] = result
             write_provenance(results_path, command, list(done.values()), profile, commit)
-            bar.set_postfix(last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
-            bar.update()
+            bar.set_postfix(runs=f"{len(configs) - len(todo) + number}/{len(configs)}",
+                            last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
+            bar.update(planned_flops(mc, tc) / 1e12)
     return [done[run_id(mc, tc)] for mc, tc in configs]
 
 

@@ -22,7 +22,7 @@ from scalinglab.flops import flops_per_token, tokens_for_flops, training_flops
 from scalinglab.model import GPT, GPTConfig, count_params, non_embedding_params
 
 SCHEDULES = ("cosine", "wsd", "constant")
-EVAL_BATCH = 64  # validation windows per forward pass, whatever the training batch (a batch of 1 is slow)
+EVAL_BATCH = 32  # validation windows per forward pass, whatever the training batch (a batch of 1 is slow)
 
 
 class DivergenceWatch:

@@ -90,3 +90,18 @@ def test_sequence_longer_than_context():
     model = GPT(GPTConfig(context=8))
     with pytest.raises(ConfigError, match="longer than the model's context 8"):
         model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_the_parameterization_object_is_read_where_it_is_used():
+    model = GPT(GPTConfig(n_layer=1, d_model=32, n_head=2, context=16))
+    idx = torch.randint(0, 256, (2, 16))
+    logits, _ = model(idx)
+    model.param.output_mult = lambda: 2.0          # one object: the forward pass asks it, not a copy
+    assert torch.allclose(model(idx)[0], 2 * logits)
+    model.param.attn_scale = lambda: 0.0           # uniform attention over the past
+    assert not torch.allclose(model(idx)[0], 2 * logits)
+
+
+def test_base_width_needs_a_width_aware_parameterization():
+    with pytest.raises(ConfigError, match="base_width"):
+        GPTConfig(base_width=64)

@@ -103,3 +103,13 @@ def test_sweep_resumes_after_its_process_is_killed(tmp_path, sig):
     records = read_results(results)
     assert len(records) == 3 and len({r["run_id"] for r in records}) == 3
     assert sorted(r["train"]["seed"] for r in records) == [0, 1, 2]
+
+
+def test_progress_counts_planned_flops_not_runs():
+    from scalinglab.flops import flops_per_token
+    from scalinglab.model import GPTConfig
+    from scalinglab.sweep import planned_flops
+    from scalinglab.train import TrainConfig
+    model = GPTConfig(n_layer=1, d_model=32, n_head=1, context=64)
+    small, large = (planned_flops(model, TrainConfig(tokens=t, batch_size=4)) for t in (2_560, 25_600))
+    assert large == 10 * small == 10 * flops_per_token(model) * 2_560
