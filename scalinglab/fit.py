@@ -36,7 +36,8 @@ class Fit:
 
     def __str__(self):
         spans = ", ".join(f"{k} in [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in self.intervals.items())
-        return f"y = {self.equation()}" + (f"  ({self.level:.0%} bootstrap: {spans})" if spans else "")
+        # two lines, so that a printed fit fits a narrow page
+        return f"y = {self.equation()}" + (f"\n  {self.level:.0%} bootstrap: {spans}" if spans else "")
 
 
 def _validate(x, y, min_points):

@@ -1,7 +1,7 @@
 """The student release: the course as students get it, written by `python -m scalinglab.assign --release DIR`.
 
 It holds the book, the student labs, the library (with its public self-checks), the reference data and a
-student README. It holds no solutions/, no hidden case, no reference implementation of the instructor's
+student README. It holds no solutions/, no hidden case, no answer implementation of the instructor's
 and no model answer: `audit` looks for each of them in every file written, and the release is refused
 if one is found. This is the tree that Colab, Binder and the public site install and build from.
 """
@@ -15,7 +15,7 @@ from scalinglab.assign import ANSWER, BEGIN, END
 
 ROOT = Path(__file__).resolve().parents[1]
 INCLUDE = ["book", "labs", "scalinglab", "data/reference", "_config.yml", "_toc.yml", "pyproject.toml",
-           "requirements.txt", ".gitignore"]
+           "requirements.txt", ".binder", ".gitignore"]
 MIN_SECRET_CHARS = 30  # shorter solution lines (`return float(mse)`) say nothing a student could not write
 # Files that print a solution on purpose, with the reason. Keep this empty: each entry is a known leak.
 KNOWN_LEAKS = {"book/power_laws.md": "the chapter shows the box-regression estimator (Lab 0, q3) behind a toggle"}

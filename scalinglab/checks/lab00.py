@@ -1,7 +1,7 @@
 """Self-checks of Lab 0, power laws from first principles.
 
 Each case calls the student's function on small seeded inputs (well under a second) and compares
-the result with a known truth, a property, or a value stored here that the instructor's reference
+the result with a known truth, a property, or a value stored here that the instructor's answer
 implementation computed (tests/grading/test_cases.py recomputes every stored value). Hidden cases
 for grading: tests/grading/lab00_hidden.py.
 """
@@ -218,7 +218,7 @@ def bootstrap_call(dataset, name="alpha", fit="power", **kwargs):
     return {"fit": fit, **dataset, "name": name, **kwargs}
 
 
-def q5_matches_reference(outputs):
+def q5_matches_stored_value(outputs):
     low, high = interval(outputs[0])
     ref_low, ref_high = BOOT5_REFERENCE
     width = ref_high - ref_low
@@ -272,7 +272,7 @@ QUESTIONS = {
     )),
     "q5": Question("bootstrap confidence interval", "bootstrap_ci", call=call_bootstrap, cases=(
         Case("agrees with the percentile bootstrap", (bootstrap_call(BOOT5, n_boot=400, level=0.95, seed=0),),
-             q5_matches_reference),
+             q5_matches_stored_value),
         Case("is seeded and widens with the level",
              tuple(bootstrap_call(LEVELS5, n_boot=300, level=level, seed=1) for level in (0.95, 0.95, 0.5)),
              q5_levels_and_seed),

@@ -2,7 +2,7 @@
 
 Each case calls the student's function on small seeded inputs (well under a second each) and
 compares the result with a known truth, a property, or a value stored here that the instructor's
-reference implementation computed (tests/grading/test_cases.py recomputes every stored value).
+answer implementation computed (tests/grading/test_cases.py recomputes every stored value).
 Hidden cases for grading: tests/grading/lab01_hidden.py.
 """
 import math
@@ -20,8 +20,8 @@ def data(**columns):
 
 # ---------------------------------------------------------------- q1: fit the data law with intervals
 
-def call_fit(fn, D, L, n_boot, seed):
-    result = fn(np.array(D), np.array(L), n_boot=n_boot, seed=seed)
+def call_fit(fn, D, L, stderr, n_boot, seed):
+    result = fn(np.array(D), np.array(L), np.array(stderr), n_boot=n_boot, seed=seed)
     assert isinstance(result, tuple) and len(result) == 2, "return a tuple (params, intervals)"
     fitted, intervals = params(result[0], ("E", "B", "beta")), result[1]
     assert isinstance(intervals, dict) and all(n in intervals and np.shape(intervals[n]) == (2,)
@@ -45,11 +45,17 @@ def noisy_law(seed, points=8, E=1.2, B=40.0, beta=0.35, noise=0.01, start=4, sto
     return D, (E + B * D ** -beta) * np.exp(noise * rng(seed).standard_normal(points))
 
 
+def width(interval):
+    return interval[1] - interval[0]
+
+
 D1 = np.logspace(4, 7, 7)
-BEST1 = data(D=noisy_law(1)[0], L=noisy_law(1)[1])
+EXACT1 = data(D=D1, L=1.5 + 300.0 * D1 ** -0.4, stderr=1e-9 * (1.5 + 300.0 * D1 ** -0.4))
+BEST1 = data(D=noisy_law(1)[0], L=noisy_law(1)[1], stderr=0.01 * noisy_law(1)[1])
 BEST1_RSS = 0.00036598442425760043  # the least squared log residuals of E + B D^-beta on BEST1
-INTERVALS1 = data(D=noisy_law(2, noise=0.02)[0], L=noisy_law(2, noise=0.02)[1])
-INTERVALS1_BETA = (0.09957278409411183, 0.6092870508303563)  # the 95% percentile-bootstrap interval of beta, 40 resamples, seed 3
+INTERVALS1 = data(D=noisy_law(2, points=5, noise=0.02)[0], L=noisy_law(2, points=5, noise=0.02)[1],
+                  stderr=0.02 * noisy_law(2, points=5, noise=0.02)[1])
+INTERVALS1_BETA = (0.33318066614173075, 0.495861177896991)  # the 95% noise-bootstrap interval of beta, 200 draws, seed 3
 
 
 def q1_exact_data(outputs):
@@ -59,7 +65,7 @@ def q1_exact_data(outputs):
                 f"E + B D^-beta in log space (scalinglab.fit.fit_saturating_power_law does it)")
     for name, (low, high) in intervals.items():
         assert high - low < 1e-2 * max(1.0, abs(p[name])), (
-            f"on noise-free data every resample gives the same fit, so the interval of {name} should have "
+            f"with standard errors of 1e-9 every draw gives the same fit, so the interval of {name} should have "
             f"(almost) zero width, got ({low:.4g}, {high:.4g})")
 
 
@@ -75,19 +81,27 @@ def q1_best_fit(outputs):
 def q1_intervals(outputs):
     (_, intervals), (_, first), (_, again) = (fitted(o) for o in outputs)
     (low, high), (ref_low, ref_high) = intervals["beta"], INTERVALS1_BETA
-    width = ref_high - ref_low
-    assert abs(low - ref_low) < 0.3 * width and abs(high - ref_high) < 0.3 * width, (
-        f"95% interval of beta ({low:.4g}, {high:.4g}), expected about ({ref_low:.4g}, {ref_high:.4g}): "
-        f"resample the (D, L) pairs with replacement, refit, and take the 2.5% and 97.5% quantiles "
-        f"(or pass n_boot and seed to scalinglab.fit.fit_saturating_power_law)")
+    assert abs(low - ref_low) < 0.3 * width(INTERVALS1_BETA) and abs(high - ref_high) < 0.3 * width(INTERVALS1_BETA), (
+        f"95% interval of beta ({low:.4g}, {high:.4g}), expected about ({ref_low:.4g}, {ref_high:.4g}): refit the "
+        f"fitted losses times exp(normal(0, stderr / L)) n_boot times and take the 2.5% and 97.5% quantiles "
+        f"(or pass yerr=stderr, n_boot and seed to scalinglab.fit.fit_saturating_power_law)")
     assert first == again, "the same seed gave two different intervals: seed the bootstrap with `seed`"
 
 
-# ---------------------------------------------------------------- q2: paired bootstrap of a slope difference
+def q1_uses_stderr(outputs):
+    (_, small), (_, large) = (fitted(o) for o in outputs)
+    ratio = width(large["beta"]) / max(width(small["beta"]), 1e-300)
+    assert ratio > 2.5, (
+        f"four times the standard errors should widen the interval of beta about fourfold, but it widened "
+        f"{ratio:.2g} times: draw the noise of each run from its own standard error, stderr / L in log space "
+        f"(a bootstrap that resamples the runs ignores the standard errors)")
 
-def call_difference(fn, D, loss_a, loss_b, n_boot, seed, lists=False):
-    args = (D, loss_a, loss_b) if lists else (np.array(D), np.array(loss_a), np.array(loss_b))
-    result = fn(*args, n_boot=n_boot, seed=seed)
+
+# ---------------------------------------------------------------- q2: noise bootstrap of a slope difference
+
+def call_difference(fn, D, loss_a, loss_b, stderr_a, stderr_b, n_boot, seed, lists=False):
+    args = (D, loss_a, loss_b, stderr_a, stderr_b)
+    result = fn(*(args if lists else map(np.array, args)), n_boot=n_boot, seed=seed)
     assert isinstance(result, tuple) and len(result) == 2 and np.shape(result[1]) == (2,), (
         "return a tuple (difference, (low, high))")
     return [result[0], result[1][0], result[1][1]]
@@ -99,13 +113,20 @@ def difference_and_interval(output):
     return difference, (low, high)
 
 
+def curves(D, loss_a, loss_b, noise_a, noise_b):
+    """Two loss curves over the same D with standard errors of the given relative size."""
+    loss_a, loss_b = np.asarray(loss_a, dtype=float), np.asarray(loss_b, dtype=float)
+    return data(D=D, loss_a=loss_a, loss_b=loss_b, stderr_a=noise_a * loss_a, stderr_b=noise_b * loss_b)
+
+
 D2 = np.logspace(5, 7, 6)
-D2_PAIRED = np.logspace(4, 7, 8)
-LOSS2_PAIRED = 2.0 * D2_PAIRED ** -0.1 * np.exp(0.05 * rng(4).standard_normal(8))
-D2_REFERENCE = np.logspace(4, 7, 9)
-REFERENCE2 = data(D=D2_REFERENCE, loss_a=2.0 * D2_REFERENCE ** -0.1 * np.exp(0.03 * rng(5).standard_normal(9)),
-                  loss_b=2.5 * D2_REFERENCE ** -0.06 * np.exp(0.03 * rng(6).standard_normal(9)))
-REFERENCE2_RESULT = (0.03832731761553317, (0.02619313615549866, 0.06126763025127618))  # (difference, (low, high)) of the paired percentile bootstrap, 400 resamples, seed 2
+EXACT2 = curves(D2, 3.0 * D2 ** -0.12, 4.0 * D2 ** -0.05, 1e-9, 1e-9)
+D2_STORED = np.logspace(4, 7, 5)
+STORED2 = curves(D2_STORED, 2.0 * D2_STORED ** -0.1 * np.exp(0.03 * rng(5).standard_normal(5)),
+                 2.5 * D2_STORED ** -0.06 * np.exp(0.03 * rng(6).standard_normal(5)), 0.03, 0.02)
+STORED2_RESULT = (0.02677311126801095, (0.013956270394751424, 0.03880395035204961))  # (difference, (low, high)) of the noise bootstrap, 400 draws, seed 2
+D2_NOISE = np.logspace(4, 6, 5)
+NOISE2 = [curves(D2_NOISE, 2.0 * D2_NOISE ** -0.1, 2.2 * D2_NOISE ** -0.08, noise, 1e-9) for noise in (0.005, 0.02)]
 
 
 def q2_exact_data(outputs):
@@ -113,28 +134,29 @@ def q2_exact_data(outputs):
     assert abs(difference - 0.07) < 1e-9, (
         f"with L_a = 3 D^-0.12 and L_b = 4 D^-0.05 the exponents differ by 0.07, got {difference:.6g}: "
         f"fit log L against log D for each and subtract alpha_b from alpha_a")
-    assert abs(low - 0.07) < 1e-9 and abs(high - 0.07) < 1e-9, (
-        f"on exact data every resample gives 0.07, got the interval ({low:.6g}, {high:.6g})")
+    assert abs(low - 0.07) < 1e-6 and abs(high - 0.07) < 1e-6, (
+        f"with standard errors of 1e-9 every draw gives 0.07, got the interval ({low:.6g}, {high:.6g})")
 
 
-def q2_paired(outputs):
-    difference, (low, high) = difference_and_interval(outputs[0])
-    assert abs(difference) < 1e-9 and high - low < 1e-9, (
-        f"when the second loss is the first times a constant, every paired resample gives the same two "
-        f"exponents and the difference is exactly 0, got {difference:.3g} in ({low:.3g}, {high:.3g}): resample "
-        f"run indices once per bootstrap draw and use them for both losses")
-
-
-def q2_matches_reference(outputs):
+def q2_matches_stored_value(outputs):
     first, again = (difference_and_interval(o) for o in outputs)
     assert first == again, "the same seed gave two different answers: use rng = np.random.default_rng(seed)"
-    (difference, (low, high)), (ref_difference, (ref_low, ref_high)) = first, REFERENCE2_RESULT
+    (difference, (low, high)), (ref_difference, (ref_low, ref_high)) = first, STORED2_RESULT
     assert abs(difference - ref_difference) < 1e-9, (
         f"the difference of the fitted exponents should be {ref_difference:.6g}, got {difference:.6g}")
-    width = ref_high - ref_low
-    assert abs(low - ref_low) < 0.25 * width and abs(high - ref_high) < 0.25 * width, (
-        f"95% interval ({low:.4g}, {high:.4g}), expected about ({ref_low:.4g}, {ref_high:.4g}): take the "
-        f"2.5% and 97.5% quantiles of the differences over the resamples")
+    w = ref_high - ref_low
+    assert abs(low - ref_low) < 0.25 * w and abs(high - ref_high) < 0.25 * w, (
+        f"95% interval ({low:.4g}, {high:.4g}), expected about ({ref_low:.4g}, {ref_high:.4g}): draw each curve "
+        f"around its fitted line with its own standard errors, and take the 2.5% and 97.5% quantiles of the "
+        f"differences over the draws")
+
+
+def q2_uses_stderr(outputs):
+    (_, small), (_, large) = (difference_and_interval(o) for o in outputs)
+    ratio = width(large) / max(width(small), 1e-300)
+    assert ratio > 2.5, (
+        f"four times the standard errors of one curve should widen the interval about fourfold, but it widened "
+        f"{ratio:.2g} times: draw each loss around its fitted line with noise stderr / loss in log space")
 
 
 # ---------------------------------------------------------------- q3: effective data under repetition
@@ -232,21 +254,21 @@ def q4_other_params(outputs):
 # ---------------------------------------------------------------- the questions
 
 QUESTIONS = {
-    "q1": Question("fit the data law with bootstrap intervals", "fit_data_law", call=call_fit, cases=(
-        Case("recovers an exact law", ({**data(D=D1, L=1.5 + 300.0 * D1 ** -0.4), "n_boot": 15, "seed": 0},),
-             q1_exact_data),
+    "q1": Question("fit the data law, with a noise bootstrap", "fit_data_law", call=call_fit, cases=(
+        Case("recovers an exact law", ({**EXACT1, "n_boot": 15, "seed": 0},), q1_exact_data),
         Case("is the best fit in log space", ({**BEST1, "n_boot": 5, "seed": 0},), q1_best_fit),
-        Case("seeded percentile-bootstrap intervals", ({**INTERVALS1, "n_boot": 40, "seed": 3},
-                                                       {**INTERVALS1, "n_boot": 10, "seed": 4},
-                                                       {**INTERVALS1, "n_boot": 10, "seed": 4}), q1_intervals),
+        Case("seeded noise-bootstrap intervals", ({**INTERVALS1, "n_boot": 200, "seed": 3},
+                                                  {**INTERVALS1, "n_boot": 10, "seed": 4},
+                                                  {**INTERVALS1, "n_boot": 10, "seed": 4}), q1_intervals),
+        Case("intervals grow with the standard errors", ({**INTERVALS1, "n_boot": 100, "seed": 0},
+                                                         {**INTERVALS1, "stderr": (4 * np.array(INTERVALS1["stderr"])).tolist(),
+                                                          "n_boot": 100, "seed": 0}), q1_uses_stderr),
     )),
-    "q2": Question("difference of two exponents, paired bootstrap", "slope_difference", call=call_difference, cases=(
-        Case("exact exponents", ({**data(D=D2, loss_a=3.0 * D2 ** -0.12, loss_b=4.0 * D2 ** -0.05),
-                                  "n_boot": 100, "seed": 0},), q2_exact_data),
-        Case("resamples runs in pairs", ({**data(D=D2_PAIRED, loss_a=LOSS2_PAIRED, loss_b=1.3 * LOSS2_PAIRED),
-                                          "n_boot": 200, "seed": 1},), q2_paired, points=2),
-        Case("agrees with the percentile bootstrap", ({**REFERENCE2, "n_boot": 400, "seed": 2},) * 2,
-             q2_matches_reference),
+    "q2": Question("difference of two exponents, noise bootstrap", "slope_difference", call=call_difference, cases=(
+        Case("exact exponents", ({**EXACT2, "n_boot": 100, "seed": 0},), q2_exact_data),
+        Case("agrees with the noise bootstrap", ({**STORED2, "n_boot": 400, "seed": 2},) * 2, q2_matches_stored_value),
+        Case("intervals grow with the standard errors", tuple({**curve, "n_boot": 200, "seed": 1} for curve in NOISE2),
+             q2_uses_stderr),
     )),
     "q3": Question("effective data under repetition", "effective_data", call=call_effective, cases=(
         Case("one epoch gives U", tuple({"unique": u, "epochs": 1} for u in (1_000.0, 3.5e6, 2e9)),

@@ -4,7 +4,7 @@ Only each case's calls (plain data) enter the sandbox; the verdicts run in the g
 """
 import numpy as np
 
-from scalinglab import fit as reference
+from scalinglab import fit as answer_fit
 from scalinglab.checks import Case, finite_float, log_rss, relative_error, rng
 from scalinglab.checks.lab00 import bootstrap_call, box_calls, data, interval, mse_calls, q1_is_a_simulation
 
@@ -38,7 +38,7 @@ Y_NOISY2 = 0.7 * X_NOISY2 ** -0.45 * np.exp(0.15 * rng(116).standard_normal(13))
 
 
 def q2_least_squares(outputs):
-    p, best = outputs[0], reference.fit_power_law(X_NOISY2, Y_NOISY2, n_boot=0).params
+    p, best = outputs[0], answer_fit.fit_power_law(X_NOISY2, Y_NOISY2, n_boot=0).params
     assert all(relative_error(p[k], best[k]) < 1e-6 for k in ("A", "alpha")), \
         f"noisy data: got {p}, least squares in log space gives {best}"
 
@@ -103,7 +103,7 @@ def q4_token_units(outputs):
 
 
 def best_fit_verdict(x, y, what):
-    best = log_rss(x, y, reference.fit_saturating_power_law(x, y, n_boot=0).params)
+    best = log_rss(x, y, answer_fit.fit_saturating_power_law(x, y, n_boot=0).params)
 
     def verdict(outputs):
         p = outputs[0]
@@ -128,7 +128,7 @@ def q5_interval_of_a_mean(outputs):
 
 def q5_other_level(outputs):
     low, high = interval(outputs[0])
-    ref_low, ref_high = reference.bootstrap_intervals("power", X_LEVEL, Y_LEVEL, n_boot=400, level=0.8, seed=4)["A"]
+    ref_low, ref_high = answer_fit.bootstrap_intervals("power", X_LEVEL, Y_LEVEL, n_boot=400, level=0.8, seed=4)["A"]
     width = ref_high - ref_low
     assert abs(low - ref_low) < 0.25 * width and abs(high - ref_high) < 0.25 * width, \
         f"80% interval of A ({low:.4g}, {high:.4g}), expected about ({ref_low:.4g}, {ref_high:.4g})"

@@ -1,4 +1,4 @@
-"""The cases themselves: every value stored in a public check is what the instructor's reference computes,
+"""The cases themselves: every value stored in a public check is what the instructor's answer implementation computes,
 and a function that only looks up the public answers passes the public checks but scores nothing."""
 import importlib
 import sys
@@ -31,28 +31,29 @@ def test_lab00_stored_values():
 def test_lab01_stored_values():
     D, L = np.array(lab01.BEST1["D"]), np.array(lab01.BEST1["L"])
     assert log_rss(D, L, fit.fit_saturating_power_law(D, L, n_boot=0).params) == pytest.approx(lab01.BEST1_RSS)
-    D, L = np.array(lab01.INTERVALS1["D"]), np.array(lab01.INTERVALS1["L"])
-    assert fit.fit_saturating_power_law(D, L, n_boot=40, seed=3).intervals["beta"] == pytest.approx(
+    D, L, stderr = (np.array(lab01.INTERVALS1[k]) for k in ("D", "L", "stderr"))
+    assert fit.fit_saturating_power_law(D, L, yerr=stderr, n_boot=200, seed=3).intervals["beta"] == pytest.approx(
         lab01.INTERVALS1_BETA, rel=1e-9)
-    r = lab01.REFERENCE2
-    difference, interval = lab01_hidden.slope_difference_reference(r["D"], r["loss_a"], r["loss_b"], n_boot=400, seed=2)
-    assert (difference, *interval) == pytest.approx((lab01.REFERENCE2_RESULT[0], *lab01.REFERENCE2_RESULT[1]), rel=1e-12)
-    reference = lab01_hidden.effective_data_reference
-    assert [float(reference(u, e)) for u, e in lab01.FORMULA3] == pytest.approx(lab01.FORMULA3_VALUES, rel=1e-12)
-    assert float(reference(1e6, 5, 3.0)) == pytest.approx(lab01.R_STAR3_VALUE, rel=1e-12)
-    assert reference(lab01.ARRAYS3["unique"], lab01.ARRAYS3["epochs"]).tolist() == pytest.approx(lab01.ARRAYS3_VALUES)
+    r = lab01.STORED2
+    difference, interval = lab01_hidden.slope_difference_answer(r["D"], r["loss_a"], r["loss_b"], r["stderr_a"],
+                                                                r["stderr_b"], n_boot=400, seed=2)
+    assert (difference, *interval) == pytest.approx((lab01.STORED2_RESULT[0], *lab01.STORED2_RESULT[1]), rel=1e-12)
+    answer = lab01_hidden.effective_data_answer
+    assert [float(answer(u, e)) for u, e in lab01.FORMULA3] == pytest.approx(lab01.FORMULA3_VALUES, rel=1e-12)
+    assert float(answer(1e6, 5, 3.0)) == pytest.approx(lab01.R_STAR3_VALUE, rel=1e-12)
+    assert answer(lab01.ARRAYS3["unique"], lab01.ARRAYS3["epochs"]).tolist() == pytest.approx(lab01.ARRAYS3_VALUES)
     assert synthetic.entropy_rate(synthetic.Params()) == pytest.approx(lab01.DEFAULT4_RATE, rel=1e-12)
     assert [synthetic.entropy_rate(synthetic.Params(**f)) for f in lab01.OTHER4] == pytest.approx(lab01.OTHER4_RATES)
 
 
-# the instructor's reference implementations of Lab 1's questions (q1 is the library's fit)
-REFERENCES = {"q2": lab01_hidden.slope_difference_reference, "q3": lab01_hidden.effective_data_reference,
-              "q4": synthetic.entropy_rate}
+# the instructor's answer implementations of Lab 1's questions
+ANSWERS = {"q1": lab01_hidden.fit_data_law_answer, "q2": lab01_hidden.slope_difference_answer, "q3": lab01_hidden.effective_data_answer,
+           "q4": synthetic.entropy_rate}
 
 
-def test_reference_implementations_pass_every_case():
+def test_answer_implementations_pass_every_case():
     graded = graded_cases(1)
-    for qid, fn in REFERENCES.items():
+    for qid, fn in ANSWERS.items():
         question = lab01.QUESTIONS[qid]
         for cases in (question.cases, graded[qid]):
             outcome = judge(qid, question, cases, collect(question, [c.calls for c in cases], fn))
@@ -62,9 +63,9 @@ def test_reference_implementations_pass_every_case():
 def test_a_lookup_table_of_public_answers_passes_the_checks_and_scores_nothing():
     """Public expected values are public: a function that replays them passes the self-checks, not the grade."""
     graded = graded_cases(1)
-    for qid, fn in REFERENCES.items():
+    for qid, fn in ANSWERS.items():
         question = lab01.QUESTIONS[qid]
-        # the table: the reference's answer to every public call; anything else is not in it
+        # the table: the answer implementation's output for every public call; anything else is not in it
         table = {repr(kwargs): collect(question, [[kwargs]], fn)[0][0]["value"]
                  for case in question.cases for kwargs in case.calls}
         public = [[{"value": table[repr(k)]} for k in case.calls] for case in question.cases]

@@ -62,7 +62,7 @@ for cell in nb["cells"]:
             pass
 """],
         "answer_keys": ["""
-from scalinglab.checks.lab01 import effective_data_reference, slope_difference_reference
+from scalinglab.checks.lab01 import effective_data_answer, slope_difference_answer
 """, f"""
 exec(open({str(ROOT / 'tests' / 'grading' / 'lab00_hidden.py')!r}).read())
 """],
