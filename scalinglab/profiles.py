@@ -44,7 +44,7 @@ PROFILES = {
                                        repeat_tokens=2 ** 21, epochs=[2, 4, 8, 16],
                                        synthetic_model=dict(n_layer=2, d_model=64, n_head=1, context=128),
                                        synthetic_train=dict(max_batch_size=8, lr=1e-2),
-                                       synthetic_tokens=[2 ** k for k in range(19, 23)])}),
+                                       synthetic_tokens=[2 ** k for k in range(18, 24)])}),  # 262,144 to 8,388,608
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
                    train=dict(tokens=100_000_000, batch_size=64),
@@ -56,7 +56,7 @@ PROFILES = {
                                        repeat_tokens=2 ** 23, epochs=[2, 4, 8, 16],
                                        synthetic_model=dict(n_layer=2, d_model=128, n_head=2, context=128),
                                        synthetic_train=dict(max_batch_size=16, lr=1e-2),
-                                       synthetic_tokens=[2 ** k for k in range(21, 25)])}),
+                                       synthetic_tokens=[2 ** k for k in range(19, 25)])}),
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from scalinglab.data import Batches, eval_windows, load_corpus
+from scalinglab.data import GENERATED_VERSIONS, Batches, eval_windows, load_corpus
 from scalinglab.errors import ConfigError, positive_int
 from scalinglab.flops import flops_per_token, tokens_for_flops, training_flops
 from scalinglab.model import GPT, GPTConfig, count_params, non_embedding_params
@@ -134,7 +134,10 @@ class RunResult:
 
 def run_id(model_config: GPTConfig, train_config: TrainConfig):
     """A run's identity: a hash of its full configuration (what sweeps use to skip finished runs)."""
-    blob = json.dumps({"model": asdict(model_config), "train": asdict(train_config)}, sort_keys=True)
+    identity = {"model": asdict(model_config), "train": asdict(train_config)}
+    if train_config.corpus in GENERATED_VERSIONS:
+        identity["corpus_version"] = GENERATED_VERSIONS[train_config.corpus]
+    blob = json.dumps(identity, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 

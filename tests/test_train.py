@@ -148,3 +148,13 @@ def test_unique_tokens_must_fit_the_corpus(text_file):
         train(TINY, tiny_train(corpus=str(text_file), unique_tokens=10_000_000))
     with pytest.raises(ConfigError, match="unique_tokens must be a positive whole number"):
         tiny_train(unique_tokens=0)
+
+
+def test_run_id_changes_with_the_version_of_a_generated_corpus(monkeypatch):
+    """A results file made on an older synthetic corpus must not be read back as runs on the new one."""
+    from scalinglab import data
+    synthetic_run, poetry_run = TrainConfig(corpus="synthetic", tokens=4096), TrainConfig(corpus="poetry", tokens=4096)
+    before = run_id(TINY, synthetic_run), run_id(TINY, poetry_run)
+    monkeypatch.setitem(data.GENERATED_VERSIONS, "synthetic", data.GENERATED_VERSIONS["synthetic"] + 1)
+    assert run_id(TINY, synthetic_run) != before[0]
+    assert run_id(TINY, poetry_run) == before[1]
