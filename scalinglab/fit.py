@@ -35,9 +35,9 @@ class Fit:
         return f"{p['E']:.{digits}g} + {p['B']:.{digits}g} · {x}^(−{p['beta']:.{digits}g})"
 
     def __str__(self):
-        spans = ", ".join(f"{k} in [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in self.intervals.items())
-        # two lines, so that a printed fit fits a narrow page
-        return f"y = {self.equation()}" + (f"\n  {self.level:.0%} bootstrap: {spans}" if spans else "")
+        # one line per interval, so that a printed fit fits a narrow page
+        spans = "".join(f"\n  {k} in [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in self.intervals.items())
+        return f"y = {self.equation()}" + (f"\n{self.level:.0%} bootstrap intervals:{spans}" if spans else "")
 
 
 def _validate(x, y, min_points):

@@ -18,7 +18,7 @@ INCLUDE = ["book", "labs", "scalinglab", "data/reference", "_config.yml", "_toc.
            "requirements.txt", ".binder", ".gitignore"]
 MIN_SECRET_CHARS = 30  # shorter solution lines (`return float(mse)`) say nothing a student could not write
 # Files that print a solution on purpose, with the reason. Keep this empty: each entry is a known leak.
-KNOWN_LEAKS = {"book/power_laws.md": "the chapter shows the box-regression estimator (Lab 0, q3) behind a toggle"}
+KNOWN_LEAKS = {}
 
 README = """# Scaling Laws, Hands-On: labs and library
 

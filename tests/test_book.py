@@ -27,6 +27,24 @@ def test_book_builds_without_warnings(tmp_path):
     for page in pages:
         assert (html / f"{page}.html").exists(), f"{page} missing from the site"
     assert not (html / "solutions").exists(), "the public site must not show the solutions"
+    # launch buttons where something runs: on the labs, not on the chapters (Colab cannot open MyST Markdown)
+    for page in pages:
+        text = (html / f"{page}.html").read_text(encoding="utf-8")
+        launches = "colab.research.google.com" in text and "mybinder.org/v2/gh/" in text
+        assert launches == page.startswith("labs/"), f"{page}: launch buttons {'missing' if not launches else 'shown'}"
+    # every figure of a chapter is a numbered figure with a caption
+    for page in pages:
+        text = (html / f"{page}.html").read_text(encoding="utf-8")
+        outputs = re.findall(r'<div class="cell_output docutils container">.*?</div>\s*</div>', text, flags=re.S)
+        bare = [o for o in outputs if "<img" in o and "<figcaption" not in o]
+        assert not bare, f"{page}: {len(bare)} figure(s) without a caption: give the cell a mystnb.figure caption"
+
+
+def test_binder_builds_from_the_pins():
+    """Binder installs requirements.txt itself, with PyTorch's CPU wheels (a plain pip pulls CUDA)."""
+    lines = (ROOT / ".binder" / "requirements.txt").read_text().splitlines()
+    assert "-r ../requirements.txt" in lines and "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    assert (ROOT / ".binder" / "runtime.txt").read_text().strip() == "python-3.11"
 
 
 def test_instructor_build_shows_the_solutions(tmp_path):
