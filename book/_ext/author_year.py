@@ -7,12 +7,14 @@ labels such as "Kaplan et al. 2020"), selected by bibtex_default_style in _confi
 from collections import Counter
 
 from pybtex.plugin import register_plugin
+from pybtex.richtext import Text
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
 
 
 def surname(person):
-    return " ".join(person.prelast_names + person.last_names).replace("{", "").replace("}", "")
+    """The surname as plain text: Gy{\\"o}rfi -> Györfi."""
+    return Text.from_latex(" ".join(person.prelast_names + person.last_names)).render_as("text")
 
 
 class AuthorYearLabels(BaseLabelStyle):
