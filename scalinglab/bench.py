@@ -22,7 +22,7 @@ SIZES = {  # label: (n_layer, d_model, n_head), with heads of 64 dimensions as i
     "10M": (6, 384, 6),
 }
 CONTEXT, BATCH, VOCAB = 128, 32, 256
-STEPS = {"0.1M": 150, "1M": 40, "10M": 12}
+STEPS = {"0.1M": 450, "1M": 60, "10M": 12}  # about 20 s per run, so that a run outlasts the machine's jitter
 
 
 def matmul_gflops(seconds=2.0):

@@ -32,7 +32,7 @@ SPACE, NEWLINE, ZERO = ord(" "), ord("\n"), ord("0")
 @dataclass(frozen=True)
 class Params:
     # K = 1,000 facts of value_len letters: about 28 kbit, well within what the course's smallest model
-    # (98,304 non-embedding parameters; ~2 bits per parameter, Allen-Zhu & Li 2024) can store. With
+    # (98,624 parameters outside the embeddings; ~2 bits per parameter, Allen-Zhu & Li 2024) can store. With
     # 100,000 keys the facts outgrow the model and its fitted floor lands above the entropy rate.
     n_keys: int = 1_000    # K
     zipf: float = 1.5      # Zipf exponent s > 1; the theory's data exponent is beta = 1 - 1/s
