@@ -119,9 +119,10 @@ def test_notebooks_that_cannot_be_graded_get_zero_and_one_line(tmp_path):
 
 
 def test_the_output_cap_keeps_the_first_bytes_only():
-    kept = io.BytesIO()
-    grade.drain(io.BytesIO(b"x" * 5_000_000), 1000, kept)
-    assert kept.getvalue() == b"x" * 1000
+    """The first bytes are kept, and the rest is still read, so that a flooding writer never blocks."""
+    flood, kept = io.BytesIO(b"a" * 1000 + b"x" * 4_999_000), io.BytesIO()
+    grade.drain(flood, 1000, kept)
+    assert kept.getvalue() == b"a" * 1000 and flood.tell() == 5_000_000
 
 
 def test_no_sandbox_means_a_clear_refusal(tmp_path, monkeypatch, capsys):
