@@ -51,10 +51,11 @@ def width(interval):
 
 D1 = np.logspace(4, 7, 7)
 EXACT1 = data(D=D1, L=1.5 + 300.0 * D1 ** -0.4, stderr=1e-9 * (1.5 + 300.0 * D1 ** -0.4))
-BEST1 = data(D=noisy_law(1)[0], L=noisy_law(1)[1], stderr=0.01 * noisy_law(1)[1])
+D_BEST1, L_BEST1 = noisy_law(1)
+BEST1 = data(D=D_BEST1, L=L_BEST1, stderr=0.01 * L_BEST1)
 BEST1_RSS = 0.00036598442425760043  # the least squared log residuals of E + B D^-beta on BEST1
-INTERVALS1 = data(D=noisy_law(2, points=5, noise=0.02)[0], L=noisy_law(2, points=5, noise=0.02)[1],
-                  stderr=0.02 * noisy_law(2, points=5, noise=0.02)[1])
+D_INTERVALS1, L_INTERVALS1 = noisy_law(2, points=5, noise=0.02)
+INTERVALS1 = data(D=D_INTERVALS1, L=L_INTERVALS1, stderr=0.02 * L_INTERVALS1)
 INTERVALS1_BETA = (0.33318066614173075, 0.495861177896991)  # the 95% noise-bootstrap interval of beta, 200 draws, seed 3
 
 
