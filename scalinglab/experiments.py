@@ -6,8 +6,11 @@ with `SCALINGLAB_PROFILE=cpu python -m scalinglab reference lab01`.
 """
 from pathlib import Path
 
+import math
+
 from scalinglab.errors import ConfigError
-from scalinglab.model import GPTConfig
+from scalinglab.flops import flops_per_token, tokens_for_flops
+from scalinglab.model import GPTConfig, LSTMConfig, non_embedding_params
 from scalinglab.train import TrainConfig
 
 # data/reference in the repository; installed from a wheel, the same files are the package scalinglab.reference.
@@ -50,7 +53,59 @@ def lab01(profile):
                           for D in s["synthetic_tokens"]]}
 
 
-LABS = {"lab01": lab01}
+def gpt(n_layer, d_model, n_head=None, context=128):
+    """A GPT of this shape; by default one head per 16 channels (at least one)."""
+    return GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head or max(1, d_model // 16), context=context)
+
+
+def width_for(N, n_layer, multiple):
+    """The width, a multiple of `multiple`, that gives a GPT of n_layer layers closest to N = 12 n_layer d^2."""
+    return max(multiple, multiple * round(math.sqrt(N / (12 * n_layer)) / multiple))
+
+
+def lab02(profile):
+    """Model scaling: L(N), aspect ratio at fixed N, Transformer vs LSTM and Adam vs SGD.
+
+    sizes       GPTs of growing width at a fixed depth, all on the same large D, plus the largest on
+                D/2: the gap between those two says how much the data still limits the largest
+    aspect      depth 1 to 8 at (nearly) fixed N, width adjusted
+    families    a GPT and an LSTM with (nearly) the same N at each of several compute budgets C,
+                each budget `tokens_per_param` tokens per GPT parameter; both spend C by the exact count
+    optimizers  AdamW and SGD with momentum at several sizes, each over its own learning-rate grid,
+                without weight decay (torch's SGD has only the coupled, L2 kind)
+    """
+    s = profile.labs["lab02"]
+
+    def settings(tokens, **extra):
+        batch_size = batch_size_for(tokens, s["context"], s["max_batch_size"], s["min_steps"])
+        return {"batch_size": batch_size, **s["train"], **extra}
+
+    largest = gpt(s["n_layer"], max(s["widths"]), context=s["context"])
+    sizes = [(gpt(s["n_layer"], d, context=s["context"]), TrainConfig(tokens=s["size_tokens"], **settings(s["size_tokens"])))
+             for d in s["widths"]]
+    half = s["size_tokens"] // 2
+    sizes.append((largest, TrainConfig(tokens=half, **settings(half))))
+
+    aspect = [(gpt(L, width_for(s["aspect_N"], L, 2), n_head=2, context=s["context"]),
+               TrainConfig(tokens=s["aspect_tokens"], **settings(s["aspect_tokens"]))) for L in s["depths"]]
+
+    families = []
+    for d in s["family_widths"]:
+        transformer = gpt(s["n_layer"], d, context=s["context"])
+        # the LSTM's 8 L h^2 matrix parameters match the GPT's 12 L d^2 at h = d sqrt(3/2)
+        lstm = LSTMConfig(n_layer=s["n_layer"], d_model=2 * round(d * math.sqrt(1.5) / 2), context=s["context"])
+        budget = float(flops_per_token(transformer) * s["tokens_per_param"] * non_embedding_params(s["n_layer"], d))
+        batch = settings(round(tokens_for_flops(budget, transformer)))
+        families += [(model, TrainConfig(flops=budget, **batch)) for model in (transformer, lstm)]
+
+    optimizers = [(gpt(s["n_layer"], d, context=s["context"]),
+                   TrainConfig(tokens=s["optimizer_tokens"], **settings(s["optimizer_tokens"], optimizer=name, lr=lr,
+                                                                         weight_decay=0.0)))
+                  for d in s["optimizer_widths"] for name, lrs in s["optimizer_lrs"].items() for lr in lrs]
+    return {"sizes": sizes, "aspect": aspect, "families": families, "optimizers": optimizers}
+
+
+LABS = {"lab01": lab01, "lab02": lab02}
 
 
 def experiments(lab, profile):

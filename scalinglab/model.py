@@ -1,11 +1,11 @@
-"""The tiny GPT of the course: a pre-LayerNorm decoder in the style of nanoGPT.
+"""The tiny GPT of the course, a pre-LayerNorm decoder in the style of nanoGPT, and an LSTM baseline.
 
 Everything that depends on the parameterization (init scales, the attention scale, the output
 multiplier and per-group learning-rate multipliers) is read from one object, `model.param`,
 so that muP is a different object rather than flags scattered through the code.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -57,6 +57,7 @@ class StandardParam:
       residual   matrices that write into the residual stream (scaled down with depth, GPT-2)
       output     the output head
       gain       LayerNorm weights (initialised to 1, never decayed)
+      bias       the LSTM's gate biases (the GPT has none; initialised to 0, never decayed)
     """
     name = "sp"
     std = 0.02
@@ -166,10 +167,91 @@ class GPT(nn.Module):
         # skipped under SP: multiplying every logit by 1 cost 3.7% of the 0.1M model's forward and backward
         if self.param.output_mult() != 1.0:
             logits = logits * self.param.output_mult()
-        if targets is None:
-            return logits, None
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
-        return logits, loss
+        return logits, next_token_loss(logits, targets)
+
+
+def next_token_loss(logits, targets):
+    """Mean cross-entropy in nats per token (None without targets)."""
+    if targets is None:
+        return None
+    return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+@dataclass
+class LSTMConfig:
+    """A multi-layer LSTM language model: the recurrent baseline of Kaplan et al. (2020), Fig. 7.
+
+    Embedding -> n_layer LSTM layers of width d_model -> LayerNorm -> output head. `family` marks
+    its records, so that results of both families can share a file.
+    """
+    n_layer: int = 2
+    d_model: int = 64
+    context: int = 128
+    vocab_size: int = 256
+    family: str = field(default="lstm", init=False)
+
+    def __post_init__(self):
+        for name in ("n_layer", "d_model", "context", "vocab_size"):
+            setattr(self, name, positive_int(getattr(self, name), f"LSTMConfig.{name}"))
+
+
+class LSTM(nn.Module):
+    """The same interface as GPT (param, param_kinds, forward), so the same trainer trains it."""
+
+    def __init__(self, config: LSTMConfig):
+        super().__init__()
+        self.config = config
+        self.param = StandardParam(config)
+        self.wte = nn.Embedding(config.vocab_size, config.d_model)
+        self.lstm = nn.LSTM(config.d_model, config.d_model, num_layers=config.n_layer, batch_first=True)
+        self.ln_f = nn.LayerNorm(config.d_model, bias=False)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.reset_parameters()
+
+    def param_kinds(self):
+        for name, p in self.named_parameters():
+            kind = {"wte": "embedding", "head": "output", "ln_f": "gain"}.get(name.split(".")[0])
+            yield name, p, kind or ("bias" if p.ndim == 1 else "hidden")
+
+    @torch.no_grad()
+    def reset_parameters(self):
+        d = self.config.d_model
+        for name, p, kind in self.param_kinds():
+            if kind == "gain":
+                p.fill_(1.0)
+            elif kind == "bias":
+                # gates are stacked (input, forget, cell, output); a forget bias of 1 lets early
+                # gradients flow through time (Jozefowicz et al. 2015). Two biases per layer: 1/2 each.
+                p.zero_()
+                p[d:2 * d] = 0.5
+            else:
+                p.normal_(0.0, self.param.init_std(kind))
+
+    def forward(self, idx, targets=None):
+        if idx.shape[1] > self.config.context:
+            raise ConfigError(f"sequence of {idx.shape[1]} tokens is longer than the model's context {self.config.context}")
+        x, _ = self.lstm(self.wte(idx))
+        logits = self.head(self.ln_f(x))
+        return logits, next_token_loss(logits, targets)
+
+
+MODELS = {GPTConfig: GPT, LSTMConfig: LSTM}
+FAMILIES = {"gpt": GPTConfig, "lstm": LSTMConfig}
+
+
+def build(config):
+    """The model a config describes: GPT for a GPTConfig, LSTM for an LSTMConfig."""
+    return MODELS[type(config)](config)
+
+
+def model_config(family="gpt", **fields):
+    """A config of the named family from its fields (as a sweep spec or a results record gives them)."""
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown model family {family!r}: use one of {sorted(FAMILIES)}")
+    try:
+        return FAMILIES[family](**fields)
+    except TypeError as e:
+        raise ConfigError(f"bad {family} model fields {sorted(fields)}: {e}") from None
 
 
 def non_embedding_params(n_layer, d_model):
@@ -181,15 +263,26 @@ def non_embedding_params(n_layer, d_model):
     return 12 * n_layer * d_model ** 2
 
 
-def count_params(model: GPT):
-    """Parameter counts of a GPT, by the conventions of Kaplan et al. (2020).
+def matrix_params(config):
+    """Kaplan's N for either family: the weight matrices between embedding and head.
+
+    GPT: 12 n_layer d^2 (non_embedding_params). LSTM: 8 n_layer d^2, the input and recurrent
+    matrices of four gates per layer. Gains and biases are left out, as Kaplan et al. leave them.
+    """
+    if isinstance(config, LSTMConfig):
+        return 8 * config.n_layer * config.d_model ** 2
+    return non_embedding_params(config.n_layer, config.d_model)
+
+
+def count_params(model):
+    """Parameter counts of a GPT or LSTM, by the conventions of Kaplan et al. (2020).
 
     Returns a dict with
       embedding      token + position embeddings
       output_head    the untied output head (vocab_size * d_model). Kaplan's N excludes it, since in
                      a tied model it is the embedding; we follow that and keep it out of
                      `non_embedding`, reporting it here so that totals add up.
-      non_embedding  everything inside the blocks plus the final LayerNorm: exactly
+      non_embedding  everything between embedding and head: for a GPT exactly
                      non_embedding_params(n_layer, d_model) + (2 * n_layer + 1) * d_model
       total          the sum of the three
     """

@@ -32,7 +32,15 @@ PROFILES = {
                                          repeat_tokens=160_000, epochs=[4, 16],
                                          synthetic_model=dict(n_layer=2, d_model=64, n_head=1, context=128),
                                          synthetic_train=dict(max_batch_size=8, lr=1e-2, eval_tokens=16_384),
-                                         synthetic_tokens=[50_000, 100_000, 200_000])}),
+                                         synthetic_tokens=[50_000, 100_000, 200_000]),
+                           "lab02": dict(context=64, max_batch_size=8, min_steps=16, n_layer=1,
+                                         train=dict(lr=3e-3, eval_tokens=8_192),
+                                         widths=[8, 12, 16, 20, 24, 32, 40], size_tokens=40_960,
+                                         aspect_N=6_144, depths=[1, 2, 4, 8], aspect_tokens=20_480,
+                                         family_widths=[8, 16, 24], tokens_per_param=4,
+                                         optimizer_widths=[8, 16, 32], optimizer_tokens=20_480,
+                                         optimizer_lrs={"adamw": [3e-3, 1e-2], "sgd": [0.3, 1.0]},
+                                         live=("sizes", "aspect", "families", "optimizers"))}),
     "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
                    model=dict(n_layer=4, d_model=128, n_head=4, context=128),
                    train=dict(tokens=2_000_000, batch_size=32),
@@ -44,7 +52,17 @@ PROFILES = {
                                        repeat_tokens=2 ** 21, epochs=[2, 4, 8, 16],
                                        synthetic_model=dict(n_layer=2, d_model=64, n_head=1, context=128),
                                        synthetic_train=dict(max_batch_size=8, lr=1e-2),
-                                       synthetic_tokens=[2 ** k for k in range(18, 24)])}),  # 262,144 to 8,388,608
+                                       synthetic_tokens=[2 ** k for k in range(18, 24)]),  # 262,144 to 8,388,608
+                         # widths 16-96 at 2 layers: N = 6,144 to 221,184 (1.56 decades), 38 tokens per
+                         # parameter for the largest; the lab trains `live` and reads the rest from the reference
+                         "lab02": dict(context=128, max_batch_size=16, min_steps=512, n_layer=2,
+                                       train=dict(lr=3e-3),
+                                       widths=[16, 24, 32, 40, 48, 64, 96], size_tokens=2 ** 23,
+                                       aspect_N=55_296, depths=[1, 2, 3, 4, 6, 8], aspect_tokens=2 ** 22,
+                                       family_widths=[24, 32, 48, 64], tokens_per_param=30,
+                                       optimizer_widths=[16, 32, 64], optimizer_tokens=2 ** 20,
+                                       optimizer_lrs={"adamw": [1e-3, 3e-3, 1e-2, 3e-2], "sgd": [0.1, 0.3, 1.0, 3.0]},
+                                       live=("aspect", "families", "optimizers"))}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
                    train=dict(tokens=100_000_000, batch_size=64),
@@ -56,7 +74,16 @@ PROFILES = {
                                        repeat_tokens=2 ** 23, epochs=[2, 4, 8, 16],
                                        synthetic_model=dict(n_layer=2, d_model=128, n_head=2, context=128),
                                        synthetic_train=dict(max_batch_size=16, lr=1e-2),
-                                       synthetic_tokens=[2 ** k for k in range(19, 25)])}),
+                                       synthetic_tokens=[2 ** k for k in range(19, 25)]),
+                         # not yet measured on a GPU: sizes chosen to scale the cpu profile up about 10x
+                         "lab02": dict(context=128, max_batch_size=64, min_steps=1024, n_layer=4,
+                                       train=dict(lr=2e-3),
+                                       widths=[32, 48, 64, 96, 128, 192, 256], size_tokens=2 ** 26,
+                                       aspect_N=786_432, depths=[1, 2, 3, 4, 6, 8, 12], aspect_tokens=2 ** 25,
+                                       family_widths=[48, 64, 96, 128, 192], tokens_per_param=30,
+                                       optimizer_widths=[32, 64, 128], optimizer_tokens=2 ** 23,
+                                       optimizer_lrs={"adamw": [1e-3, 2e-3, 4e-3, 8e-3], "sgd": [0.1, 0.3, 1.0, 3.0]},
+                                       live=("sizes", "aspect", "families", "optimizers"))}),
 }
 
 

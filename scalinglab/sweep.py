@@ -15,7 +15,7 @@ import pandas as pd
 
 from scalinglab.errors import ConfigError
 from scalinglab.files import write_atomic
-from scalinglab.model import GPTConfig
+from scalinglab.model import FAMILIES, model_config
 from scalinglab.profiles import get_profile
 from scalinglab.flops import flops_per_token
 from scalinglab.train import TrainConfig, pick_device, plan_budget, run_id, train, versions
@@ -23,7 +23,8 @@ from scalinglab.train import TrainConfig, pick_device, plan_budget, run_id, trai
 
 def _split_key(key):
     section, _, name = key.partition(".")
-    valid = {"model": {f.name for f in fields(GPTConfig)}, "train": {f.name for f in fields(TrainConfig)}}
+    valid = {"model": {f.name for cls in FAMILIES.values() for f in fields(cls)},
+             "train": {f.name for f in fields(TrainConfig)}}
     if section not in valid or name not in valid[section]:
         raise ConfigError(f"unknown sweep key {key!r}: use 'model.<field>' or 'train.<field>', fields: "
                           f"model {sorted(valid['model'])}, train {sorted(valid['train'])}")
@@ -31,11 +32,12 @@ def _split_key(key):
 
 
 def expand(spec: dict):
-    """The (GPTConfig, TrainConfig) pairs of a sweep spec.
+    """The (model config, TrainConfig) pairs of a sweep spec.
 
     spec = {"model": {...base GPTConfig fields...}, "train": {...base TrainConfig fields...},
             "grid": {"model.d_model": [64, 128], "train.lr": [1e-3, 3e-3]},   # cartesian product
             "runs": [{"train.tokens": 1e6}, ...]}                               # and/or explicit runs
+    The model is a GPT unless its fields say "family": "lstm".
     Every configuration is built (and so checked) before anything trains.
     """
     unknown = set(spec) - {"model", "train", "grid", "runs", "results", "name"}
@@ -54,7 +56,7 @@ def expand(spec: dict):
             section, name = _split_key(key)
             parts[section][name] = value
         try:
-            configs.append((GPTConfig(**parts["model"]), TrainConfig(**parts["train"])))
+            configs.append((model_config(**parts["model"]), TrainConfig(**parts["train"])))
         except TypeError as e:
             raise ConfigError(f"bad sweep configuration {parts}: {e}") from None
     return configs
@@ -114,14 +116,14 @@ def provenance_path(path):
     return os.path.splitext(path)[0] + ".provenance.json"
 
 
-def planned_flops(mc: GPTConfig, tc: TrainConfig):
+def planned_flops(mc, tc: TrainConfig):
     """The training FLOPs a run will take: what the progress bar counts, since the runs of a sweep differ in size."""
     _, tokens = plan_budget(mc, tc)
     return flops_per_token(mc) * tokens
 
 
 def run_sweep(configs, results_path, command=None, progress=True, profile=None):
-    """Train every (GPTConfig, TrainConfig) not yet in results_path; return all results in config order.
+    """Train every (model config, TrainConfig) not yet in results_path; return all results in config order.
 
     command: the shell command that regenerates this file; profile: the name of the profile whose
     sizes the configs use (default: the active one). Both are recorded in its provenance.
@@ -162,4 +164,5 @@ def results_frame(results) -> pd.DataFrame:
     for key in curves:
         frame[key] = [r[key] for r in results]
     frame["N"], frame["D"], frame["C"] = frame["params.non_embedding"], frame["tokens"], frame["flops.exact"]
+    frame["model.family"] = frame.get("model.family", pd.Series("gpt", index=frame.index)).fillna("gpt")
     return frame

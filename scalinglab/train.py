@@ -1,6 +1,6 @@
 """train(model_config, train_config) -> RunResult: one training run, start to finish.
 
-AdamW with warmup and a cosine, WSD or constant schedule, gradient clipping, validation on a
+AdamW (or SGD with momentum) with warmup and a cosine, WSD or constant schedule, gradient clipping, validation on a
 fixed held-out set, and divergence detection. The result is a plain JSON-serialisable record.
 """
 import datetime
@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from scalinglab.data import GENERATED_VERSIONS, Batches, eval_windows, load_corpus
 from scalinglab.errors import ConfigError, positive_int
 from scalinglab.flops import flops_per_token, tokens_for_flops, training_flops
-from scalinglab.model import GPT, GPTConfig, count_params, non_embedding_params
+from scalinglab.model import build, count_params, matrix_params
 
 SCHEDULES = ("cosine", "wsd", "constant")
+OPTIMIZERS = ("adamw", "sgd")
 EVAL_BATCH = 32  # validation windows per forward pass, whatever the training batch (a batch of 1 is slow)
 
 
@@ -51,6 +52,7 @@ class TrainConfig:
     flop_count: str = "exact"      # 'exact' (flops_per_token) or '6nd' (6 N per token)
     batch_size: int = 32           # sequences per step; the batch in tokens is batch_size * context
     lr: float = 3e-3               # peak learning rate eta
+    optimizer: str = "adamw"       # 'adamw', or 'sgd' (heavy-ball momentum beta1, L2 weight decay)
     schedule: str = "cosine"       # 'cosine', 'wsd' (warmup-stable-decay) or 'constant'
     warmup_frac: float = 0.05      # fraction of steps spent warming up linearly from 0
     decay_frac: float = 0.2        # wsd: fraction of steps spent decaying at the end
@@ -76,6 +78,8 @@ class TrainConfig:
             raise ConfigError(f"the FLOP budget must be a positive number, got {self.flops!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}: use one of {SCHEDULES}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}: use one of {OPTIMIZERS}")
         if self.flop_count not in ("exact", "6nd"):
             raise ConfigError(f"unknown flop_count {self.flop_count!r}: use 'exact' or '6nd'")
         for name in ("warmup_frac", "decay_frac", "min_lr_frac"):
@@ -132,9 +136,15 @@ class RunResult:
                 f"({self.tokens_per_s:,.0f} tok/s on {self.device})")
 
 
-def run_id(model_config: GPTConfig, train_config: TrainConfig):
+# Fields added after reference results were published, with their defaults: they enter a run's
+# identity only when set to something else, so every earlier run keeps its id.
+LATER_FIELDS = {"optimizer": "adamw"}
+
+
+def run_id(model_config, train_config: TrainConfig):
     """A run's identity: a hash of its full configuration (what sweeps use to skip finished runs)."""
-    identity = {"model": asdict(model_config), "train": asdict(train_config)}
+    train = {k: v for k, v in asdict(train_config).items() if LATER_FIELDS.get(k, object()) != v}
+    identity = {"model": asdict(model_config), "train": train}
     if train_config.corpus in GENERATED_VERSIONS:
         identity["corpus_version"] = GENERATED_VERSIONS[train_config.corpus]
     blob = json.dumps(identity, sort_keys=True)
@@ -173,14 +183,19 @@ def pick_device(name="auto"):
     return "cpu"
 
 
-def make_optimizer(model: GPT, config: TrainConfig, device):
-    """AdamW with one parameter group per kind, so the parameterization sets each group's lr."""
+def make_optimizer(model, config: TrainConfig, device):
+    """AdamW or SGD with one parameter group per kind, so the parameterization sets each group's lr.
+
+    SGD's momentum is beta1, as Adam's first moment; its weight decay is torch's L2 penalty, whose
+    shrinkage per step is lr * weight_decay, so compare optimizers at weight_decay=0."""
     groups = {}
     for _, p, kind in model.param_kinds():
         groups.setdefault(kind, []).append(p)
     param_groups = [{"params": ps, "lr_mult": model.param.lr_mult(kind),
-                     "weight_decay": 0.0 if kind == "gain" else config.weight_decay}
+                     "weight_decay": 0.0 if kind in ("gain", "bias") else config.weight_decay}
                     for kind, ps in groups.items()]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(param_groups, lr=config.lr, momentum=config.beta1)
     # The fused kernel is faster than the per-tensor loop on CPU and CUDA alike.
     fused = device == "cpu" or device.startswith("cuda")
     return torch.optim.AdamW(param_groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused)
@@ -213,7 +228,7 @@ def versions():
             "scalinglab": scalinglab.__version__}
 
 
-def plan_budget(model_config: GPTConfig, config: TrainConfig):
+def plan_budget(model_config, config: TrainConfig):
     """Steps and tokens a budget buys: tokens as given, or a FLOP budget converted by config.flop_count."""
     tokens = config.tokens
     if tokens is None:
@@ -223,8 +238,9 @@ def plan_budget(model_config: GPTConfig, config: TrainConfig):
     return steps, steps * batch_tokens
 
 
-def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) -> RunResult:
-    """Train a GPT from scratch and return its RunResult. Never raises on divergence: marks it."""
+def train(model_config, train_config: TrainConfig, progress=False) -> RunResult:
+    """Train a model (GPTConfig or LSTMConfig) from scratch and return its RunResult.
+    Never raises on divergence: marks it."""
     mc, tc = model_config, train_config
     device = pick_device(tc.device)
     steps, _ = plan_budget(mc, tc)
@@ -233,7 +249,7 @@ def train(model_config: GPTConfig, train_config: TrainConfig, progress=False) ->
     val_set = eval_windows(load_corpus(tc.corpus, "val"), mc.context, tc.eval_tokens)
     other_sets = {name: eval_windows(load_corpus(name, "val"), mc.context, tc.eval_tokens) for name in tc.eval_corpora}
     torch.manual_seed(tc.seed)
-    model = GPT(mc).to(device)
+    model = build(mc).to(device)
     log = training_loop(model, batches, val_set, steps, tc, device, progress)
     return record(model, mc, tc, batches, other_sets, log, device)
 
@@ -311,7 +327,7 @@ def training_loop(model, batches, val_set, steps, tc: TrainConfig, device, progr
                        diverged_step + 1 if diverged else steps, diverged_step, wall)
 
 
-def record(model, mc: GPTConfig, tc: TrainConfig, batches, other_sets, log: TrainingLog, device) -> RunResult:
+def record(model, mc, tc: TrainConfig, batches, other_sets, log: TrainingLog, device) -> RunResult:
     """The RunResult of a finished (or diverged) run: its final losses, other corpora, counts and provenance."""
     diverged = log.diverged_step is not None
     batch_tokens = batches.batch_size * batches.context
@@ -323,8 +339,8 @@ def record(model, mc: GPTConfig, tc: TrainConfig, batches, other_sets, log: Trai
     return RunResult(
         run_id=run_id(mc, tc), model=asdict(mc), train=asdict(tc), params=count_params(model),
         steps=log.steps, tokens=seen, batch_tokens=batch_tokens,
-        # 6N uses Kaplan's N = 12 n_layer d^2, the same N that converts a '6nd' budget into tokens
-        flops={"exact": flops_per_token(mc) * seen, "6nd": training_flops(non_embedding_params(mc.n_layer, mc.d_model), seen)},
+        # 6N uses Kaplan's N (12 n_layer d^2 for a GPT), the same N that converts a '6nd' budget into tokens
+        flops={"exact": flops_per_token(mc) * seen, "6nd": training_flops(matrix_params(mc), seen)},
         train_loss=log.train_loss, val_loss=val_loss, val_loss_stderr=stderr, val_loss_by_corpus=by_corpus,
         unique_tokens=batches.unique, epochs=seen / batches.unique,
         train_bpb=bpb(log.train_loss), val_bpb=bpb(val_loss), curve=log.curve, val_curve=log.val_curve,
