@@ -40,7 +40,8 @@ def forward_flops_breakdown(config):
 def lstm_forward_flops(config: LSTMConfig):
     """An LSTM layer multiplies its input and its previous state by the 4d x d matrices of four gates:
     2 * 8 d^2 per token. Gate nonlinearities and products are O(d) and not counted. No attention,
-    so no term grows with the context."""
+    so no term grows with the context. Training is 3x this, which includes the gradient of the first
+    step's zero state: 1/T of one of the recurrent matrix's three multiplies that autograd skips."""
     L, d, V = config.n_layer, config.d_model, config.vocab_size
     return {"gates": L * 2 * 8 * d * d, "logits": 2 * d * V}
 

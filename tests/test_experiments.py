@@ -1,10 +1,14 @@
 import dataclasses
+import math
 
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.experiments import batch_size_for, experiments, lab01
+from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, reference_path
+from scalinglab.model import build, count_params, matrix_params
 from scalinglab.profiles import PROFILES
+from scalinglab.sweep import read_results
+from scalinglab.train import plan_budget, run_id
 
 
 def test_small_runs_get_smaller_batches_not_fewer_steps():
@@ -43,3 +47,39 @@ def test_a_repetition_budget_without_its_one_epoch_run_is_a_config_error():
 def test_unknown_lab_is_a_config_error():
     with pytest.raises(ConfigError, match="labs with experiments are"):
         experiments("lab99", PROFILES["cpu"])
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_lab02_measures_what_the_chapter_claims(profile):
+    s, runs = PROFILES[profile].labs["lab02"], lab02(PROFILES[profile])
+    # L(N): at least 7 sizes over at least 1.5 decades of N, all on one D, plus the largest on D/2
+    sizes = [(count_params(build(m))["non_embedding"], t.tokens) for m, t in runs["sizes"]]
+    full = sorted(n for n, D in sizes if D == s["size_tokens"])
+    assert len(full) >= 7 and math.log10(full[-1] / full[0]) >= 1.5
+    assert (full[-1], s["size_tokens"] // 2) in sizes
+    # aspect: depth 1 to at least 8 at N within 5%
+    depths = [m.n_layer for m, _ in runs["aspect"]]
+    assert min(depths) == 1 and max(depths) >= 8
+    n = [count_params(build(m))["non_embedding"] for m, _ in runs["aspect"]]
+    assert max(n) / min(n) < 1.05
+    # families: 3 or more budgets, each shared by a GPT and an LSTM of nearly the same N
+    budgets = {}
+    for m, t in runs["families"]:
+        budgets.setdefault(t.flops, []).append(m)
+    assert len(budgets) >= 3
+    for models in budgets.values():
+        assert sorted(type(m).__name__ for m in models) == ["GPTConfig", "LSTMConfig"]
+        gpt_n, lstm_n = (matrix_params(m) for m in sorted(models, key=lambda m: type(m).__name__))
+        assert abs(lstm_n / gpt_n - 1) < 0.05
+    # optimizers: 3 or more sizes, a grid of 3 or more learning rates per optimizer
+    assert len(s["optimizer_widths"]) >= 3 and all(len(lrs) >= 3 for lrs in s["optimizer_lrs"].values())
+    # every run takes at least min_steps
+    for name, configs in runs.items():
+        for model, train in configs:
+            assert plan_budget(model, train)[0] >= s["min_steps"], (name, model, train)
+
+
+def test_the_cpu_lab02_reference_holds_every_run_the_lab_reads():
+    for name, configs in lab02(PROFILES["cpu"]).items():
+        ids = {r["run_id"] for r in read_results(reference_path("lab02", name))}
+        assert {run_id(m, t) for m, t in configs} <= ids, name

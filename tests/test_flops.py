@@ -4,7 +4,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from scalinglab.flops import flops_per_token, forward_flops_breakdown, tokens_for_flops, training_flops
-from scalinglab.model import GPT, GPTConfig, non_embedding_params
+from scalinglab.model import GPT, GPTConfig, LSTMConfig, build, non_embedding_params
 
 
 def test_six_n_d():
@@ -48,3 +48,38 @@ def test_tokens_for_flops():
     assert tokens_for_flops(6 * 98_304 * 1000, config, "6nd") == 1000
     with pytest.raises(ValueError, match="unknown FLOP count"):
         tokens_for_flops(1e9, config, "7nd")
+
+
+def lstm_by_hand(model, x):
+    """The LSTM's forward pass written with F.linear, which the FLOP counter sees (torch's fused LSTM it does not)."""
+    import torch.nn.functional as F
+    h = model.wte(x)
+    for layer in range(model.config.n_layer):
+        w_ih, w_hh, b_ih, b_hh = (getattr(model.lstm, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh",
+                                                                                       "bias_ih", "bias_hh"))
+        state = cell = torch.zeros(x.shape[0], model.config.d_model)
+        outputs = []
+        for t in range(x.shape[1]):
+            gates = F.linear(h[:, t], w_ih, b_ih) + F.linear(state, w_hh, b_hh)
+            i, f, g, o = gates.chunk(4, dim=1)
+            cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+            state = torch.sigmoid(o) * torch.tanh(cell)
+            outputs.append(state)
+        h = torch.stack(outputs, dim=1)
+    return model.head(model.ln_f(h))
+
+
+def test_lstm_count_matches_the_torch_flop_counter_on_the_same_computation():
+    config = LSTMConfig(n_layer=2, d_model=24, context=16)
+    model, x = build(config), torch.randint(0, 256, (2, 16))
+    logits = lstm_by_hand(model, x)
+    assert torch.allclose(logits, model(x)[0], atol=1e-5)  # the hand-written pass is the model's
+    with FlopCounterMode(display=False) as counter:
+        loss = torch.nn.functional.cross_entropy(lstm_by_hand(model, x).view(-1, 256), x.view(-1))
+        loss.backward()
+    # the count's one simplification: the initial state is zero and needs no gradient, which saves
+    # one recurrent backward matmul (2 * 4d * d per sequence and layer) out of T
+    first_step = config.n_layer * x.shape[0] * 2 * 4 * 24 * 24
+    assert counter.get_total_flops() == flops_per_token(config) * x.numel() - first_step
+    assert flops_per_token(config) == 6 * (8 * 2 * 24 ** 2) + 6 * 24 * 256  # 6N + 6 d V: no attention term
+    assert tokens_for_flops(6 * 8 * 2 * 24 ** 2 * 1000, config, "6nd") == 1000

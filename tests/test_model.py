@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from scalinglab.errors import ConfigError
-from scalinglab.model import GPT, GPTConfig, StandardParam, count_params, non_embedding_params
+from scalinglab.model import (GPT, LSTM, GPTConfig, LSTMConfig, StandardParam, build, count_params, matrix_params,
+                              model_config, non_embedding_params)
 from scalinglab.train import TrainConfig
 
 
@@ -107,3 +108,37 @@ def test_the_parameterization_object_is_read_where_it_is_used():
 def test_base_width_needs_a_width_aware_parameterization():
     with pytest.raises(ConfigError, match="base_width"):
         GPTConfig(base_width=64)
+
+
+def test_the_lstm_counts_embedding_head_and_gates():
+    model = build(LSTMConfig(n_layer=2, d_model=48, context=64))
+    # per layer: input and recurrent matrices of 4 gates (8 d^2) and their two bias vectors (8 d); final LayerNorm d
+    assert count_params(model) == {"embedding": 256 * 48, "output_head": 256 * 48,
+                                   "non_embedding": 2 * (8 * 48 ** 2 + 8 * 48) + 48, "total": 2 * 256 * 48 + 37_680}
+    assert matrix_params(model.config) == 8 * 2 * 48 ** 2
+    kinds = {name: kind for name, _, kind in model.param_kinds()}
+    assert kinds["lstm.bias_ih_l0"] == "bias" and kinds["lstm.weight_hh_l1"] == "hidden" and kinds["wte.weight"] == "embedding"
+
+
+def test_the_lstm_is_causal_and_starts_near_uniform():
+    model = build(LSTMConfig(n_layer=2, d_model=32, context=16))
+    x = torch.randint(0, 256, (2, 16))
+    logits, loss = model(x, x)
+    assert logits.shape == (2, 16, 256) and abs(loss.item() - math.log(256)) < 0.1
+    changed = x.clone()
+    changed[:, 10:] = (changed[:, 10:] + 1) % 256
+    assert torch.equal(model(changed)[0][:, :10], logits[:, :10])
+    # the forget gate's two biases start at 1/2 each, every other bias at 0
+    bias = model.lstm.bias_ih_l0
+    assert torch.all(bias[32:64] == 0.5) and torch.all(bias[:32] == 0) and torch.all(bias[64:] == 0)
+
+
+def test_model_configs_are_built_by_family():
+    assert isinstance(build(model_config("lstm", n_layer=1, d_model=16)), LSTM)
+    assert isinstance(build(model_config(n_layer=1, d_model=16, n_head=1)), GPT)
+    with pytest.raises(ConfigError, match="unknown model family 'rnn'"):
+        model_config("rnn", n_layer=1)
+    with pytest.raises(ConfigError, match="bad lstm model fields"):
+        model_config("lstm", n_head=2)
+    with pytest.raises(ConfigError, match="LSTMConfig.d_model must be a positive whole number"):
+        LSTMConfig(d_model=0)

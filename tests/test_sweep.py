@@ -113,3 +113,12 @@ def test_progress_counts_planned_flops_not_runs():
     model = GPTConfig(n_layer=1, d_model=32, n_head=1, context=64)
     small, large = (planned_flops(model, TrainConfig(tokens=t, batch_size=4)) for t in (2_560, 25_600))
     assert large == 10 * small == 10 * flops_per_token(model) * 2_560
+
+
+def test_a_spec_can_sweep_the_lstm_family():
+    configs = expand({"model": {"family": "lstm", "n_layer": 1, "context": 64},
+                      "train": {"tokens": 1000}, "grid": {"model.d_model": [16, 32]}})
+    assert [type(m).__name__ for m, _ in configs] == ["LSTMConfig", "LSTMConfig"]
+    assert [m.d_model for m, _ in configs] == [16, 32]
+    with pytest.raises(ConfigError, match="bad lstm model fields"):
+        expand({"model": {"family": "lstm", "n_head": 2}, "train": {"tokens": 1000}})

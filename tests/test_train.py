@@ -5,10 +5,11 @@ import pytest
 
 from scalinglab.errors import ConfigError
 from scalinglab.flops import flops_per_token, tokens_for_flops
-from scalinglab.model import GPTConfig
+from scalinglab.model import GPTConfig, LSTMConfig
 from scalinglab.train import DivergenceWatch, TrainConfig, lr_multiplier, plan_budget, run_id, train
 
 TINY = GPTConfig(n_layer=2, d_model=32, n_head=2, context=64)
+EARLIER_ID = "c0c879f1988b"  # run_id(TINY, tiny_train()) computed by scalinglab at commit c30c812
 
 
 def tiny_train(**overrides):
@@ -158,3 +159,21 @@ def test_run_id_changes_with_the_version_of_a_generated_corpus(monkeypatch):
     monkeypatch.setitem(data.GENERATED_VERSIONS, "synthetic", data.GENERATED_VERSIONS["synthetic"] + 1)
     assert run_id(TINY, synthetic_run) != before[0]
     assert run_id(TINY, poetry_run) == before[1]
+
+
+def test_the_lstm_and_sgd_train_by_the_same_path():
+    lstm = LSTMConfig(n_layer=1, d_model=32, context=64)
+    result = train(lstm, tiny_train())
+    assert not result.diverged and result.val_loss < math.log(256) - 0.5
+    assert result.model["family"] == "lstm" and result.flops["exact"] == flops_per_token(lstm) * result.tokens
+    sgd = train(TINY, tiny_train(optimizer="sgd", lr=0.3, weight_decay=0.0))
+    assert not sgd.diverged and sgd.val_loss < math.log(256) - 0.5
+    assert abs(sgd.val_loss - train(TINY, tiny_train(weight_decay=0.0)).val_loss) > 1e-3  # a different optimizer
+
+
+def test_a_new_field_at_its_default_keeps_earlier_run_ids():
+    # the id of this configuration before TrainConfig had `optimizer` (scalinglab commit c30c812)
+    assert run_id(TINY, tiny_train()) == EARLIER_ID
+    assert run_id(TINY, tiny_train(optimizer="sgd")) != EARLIER_ID
+    with pytest.raises(ConfigError, match="unknown optimizer 'adam'"):
+        tiny_train(optimizer="adam")

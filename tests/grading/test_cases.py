@@ -9,11 +9,12 @@ import pytest
 
 from scalinglab import fit, synthetic
 from scalinglab.checks import collect, judge, log_rss
-from scalinglab.checks import lab00, lab01
+from scalinglab.checks import lab00, lab01, lab02
 from scalinglab.grade import graded_cases
 
 sys.path.insert(0, str(Path(__file__).parent))
 lab01_hidden = importlib.import_module("lab01_hidden")
+lab02_hidden = importlib.import_module("lab02_hidden")
 
 
 def test_lab00_stored_values():
@@ -46,25 +47,53 @@ def test_lab01_stored_values():
     assert [synthetic.entropy_rate(synthetic.Params(**f)) for f in lab01.OTHER4] == pytest.approx(lab01.OTHER4_RATES)
 
 
-# the instructor's answer implementations of Lab 1's questions
-ANSWERS = {"q1": lab01_hidden.fit_data_law_answer, "q2": lab01_hidden.slope_difference_answer, "q3": lab01_hidden.effective_data_answer,
-           "q4": synthetic.entropy_rate}
+def test_lab02_stored_values():
+    r = lab02.STORED2
+    fitted, intervals = lab02_hidden.fit_model_law_answer(r["N"], r["L"], r["stderr"], n_boot=300, seed=4)
+    stored = lab02.STORED2_RESULT
+    assert (fitted["alpha"], fitted["N_c"], *intervals["alpha"]) == pytest.approx(
+        (stored["alpha"], stored["N_c"], *stored["alpha_interval"]), rel=1e-12)
+    r = lab02.STORED3
+    factor, interval, exponent = lab02_hidden.efficiency_factor_answer(
+        r["C_a"], r["L_a"], r["stderr_a"], r["C_b"], r["L_b"], r["stderr_b"], n_boot=400, seed=2)
+    assert (factor, *interval, exponent) == pytest.approx(
+        (lab02.STORED3_RESULT[0], *lab02.STORED3_RESULT[1], lab02.STORED3_RESULT[2]), rel=1e-12)
 
 
-def test_answer_implementations_pass_every_case():
-    graded = graded_cases(1)
-    for qid, fn in ANSWERS.items():
-        question = lab01.QUESTIONS[qid]
+def test_lab02_parameter_counts_agree_with_the_library():
+    """The formulas the q1 verdicts use are what scalinglab.model.count_params counts."""
+    from scalinglab.model import build, count_params, model_config
+    for spec in (lab02.GPT1, lab02.LSTM1, lab02_hidden.GPT_OTHER, lab02_hidden.LSTM_OTHER):
+        fields = {k: v for k, v in spec.items() if k != "family"}
+        counts = count_params(build(model_config(spec["family"], **fields)))
+        assert {k: counts[k] for k in ("embedding", "output_head", "non_embedding")} == lab02.expected_counts(spec)
+
+
+# the instructor's answer implementations, by lab and question
+ANSWERS = {
+    1: (lab01, {"q1": lab01_hidden.fit_data_law_answer, "q2": lab01_hidden.slope_difference_answer,
+                "q3": lab01_hidden.effective_data_answer, "q4": synthetic.entropy_rate}),
+    2: (lab02, {"q1": lab02_hidden.count_params_by_kind_answer, "q2": lab02_hidden.fit_model_law_answer,
+                "q3": lab02_hidden.efficiency_factor_answer, "q4": lab02_hidden.aspect_basin_answer}),
+}
+
+
+@pytest.mark.parametrize("lab", sorted(ANSWERS))
+def test_answer_implementations_pass_every_case(lab):
+    graded, (module, answers) = graded_cases(lab), ANSWERS[lab]
+    for qid, fn in answers.items():
+        question = module.QUESTIONS[qid]
         for cases in (question.cases, graded[qid]):
             outcome = judge(qid, question, cases, collect(question, [c.calls for c in cases], fn))
             assert outcome.passed, outcome.messages
 
 
-def test_a_lookup_table_of_public_answers_passes_the_checks_and_scores_nothing():
+@pytest.mark.parametrize("lab", sorted(ANSWERS))
+def test_a_lookup_table_of_public_answers_passes_the_checks_and_scores_nothing(lab):
     """Public expected values are public: a function that replays them passes the self-checks, not the grade."""
-    graded = graded_cases(1)
-    for qid, fn in ANSWERS.items():
-        question = lab01.QUESTIONS[qid]
+    graded, (module, answers) = graded_cases(lab), ANSWERS[lab]
+    for qid, fn in answers.items():
+        question = module.QUESTIONS[qid]
         # the table: the answer implementation's output for every public call; anything else is not in it
         table = {repr(kwargs): collect(question, [[kwargs]], fn)[0][0]["value"]
                  for case in question.cases for kwargs in case.calls}
