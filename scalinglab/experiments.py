@@ -69,6 +69,7 @@ def lab02(profile):
     sizes       GPTs of growing width at a fixed depth, all on the same large D, plus the largest on
                 D/2: the gap between those two says how much the data still limits the largest
     aspect      depth 1 to 8 at (nearly) fixed N, width adjusted
+    aspect_lr   the shallowest and deepest of them at other learning rates: is a shape's rank the lr's?
     families    a GPT and an LSTM with (nearly) the same N at each of several compute budgets C,
                 each budget `tokens_per_param` tokens per GPT parameter; both spend C by the exact count
     optimizers  AdamW and SGD with momentum at several sizes, each over its own learning-rate grid,
@@ -86,8 +87,12 @@ def lab02(profile):
     half = s["size_tokens"] // 2
     sizes.append((largest, TrainConfig(tokens=half, **settings(half))))
 
-    aspect = [(gpt(L, width_for(s["aspect_N"], L, 2), n_head=2, context=s["context"]),
-               TrainConfig(tokens=s["aspect_tokens"], **settings(s["aspect_tokens"]))) for L in s["depths"]]
+    def shape(L, **extra):
+        return (gpt(L, width_for(s["aspect_N"], L, 2), n_head=2, context=s["context"]),
+                TrainConfig(tokens=s["aspect_tokens"], **settings(s["aspect_tokens"], **extra)))
+
+    aspect = [shape(L) for L in s["depths"]]
+    aspect_lr = [shape(L, lr=lr) for L in s["aspect_lr_depths"] for lr in s["aspect_lrs"]]
 
     families = []
     for d in s["family_widths"]:
@@ -102,7 +107,7 @@ def lab02(profile):
                    TrainConfig(tokens=s["optimizer_tokens"], **settings(s["optimizer_tokens"], optimizer=name, lr=lr,
                                                                          weight_decay=0.0)))
                   for d in s["optimizer_widths"] for name, lrs in s["optimizer_lrs"].items() for lr in lrs]
-    return {"sizes": sizes, "aspect": aspect, "families": families, "optimizers": optimizers}
+    return {"sizes": sizes, "aspect": aspect, "aspect_lr": aspect_lr, "families": families, "optimizers": optimizers}
 
 
 LABS = {"lab01": lab01, "lab02": lab02}

@@ -37,10 +37,11 @@ PROFILES = {
                                          train=dict(lr=3e-3, eval_tokens=8_192),
                                          widths=[8, 12, 16, 20, 24, 32, 40], size_tokens=40_960,
                                          aspect_N=6_144, depths=[1, 2, 4, 8], aspect_tokens=20_480,
+                                         aspect_lr_depths=[1, 8], aspect_lrs=[1e-3, 1e-2],
                                          family_widths=[8, 16, 24], tokens_per_param=4,
                                          optimizer_widths=[8, 16, 32], optimizer_tokens=20_480,
                                          optimizer_lrs={"adamw": [3e-3, 1e-2], "sgd": [0.3, 1.0]},
-                                         live=("sizes", "aspect", "families", "optimizers"))}),
+                                         live=("sizes", "aspect", "aspect_lr", "families", "optimizers"))}),
     "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
                    model=dict(n_layer=4, d_model=128, n_head=4, context=128),
                    train=dict(tokens=2_000_000, batch_size=32),
@@ -60,6 +61,7 @@ PROFILES = {
                                        train=dict(lr=3e-3),
                                        widths=[8, 12, 16, 24, 32, 40, 48, 64], size_tokens=2 ** 23,
                                        aspect_N=55_296, depths=[1, 2, 3, 4, 6, 8], aspect_tokens=2 ** 22,
+                                       aspect_lr_depths=[1, 8], aspect_lrs=[1e-3, 1e-2],
                                        family_widths=[24, 32, 48, 64], tokens_per_param=30,
                                        optimizer_widths=[16, 32, 64], optimizer_tokens=2 ** 20,
                                        optimizer_lrs={"adamw": [1e-3, 3e-3, 1e-2, 3e-2], "sgd": [0.1, 0.3, 1.0, 3.0]},
@@ -81,10 +83,11 @@ PROFILES = {
                                        train=dict(lr=2e-3),
                                        widths=[32, 48, 64, 96, 128, 192, 256], size_tokens=2 ** 26,
                                        aspect_N=786_432, depths=[1, 2, 3, 4, 6, 8, 12], aspect_tokens=2 ** 25,
+                                       aspect_lr_depths=[1, 12], aspect_lrs=[1e-3, 4e-3],
                                        family_widths=[48, 64, 96, 128, 192], tokens_per_param=30,
                                        optimizer_widths=[32, 64, 128], optimizer_tokens=2 ** 23,
                                        optimizer_lrs={"adamw": [1e-3, 2e-3, 4e-3, 8e-3], "sgd": [0.1, 0.3, 1.0, 3.0]},
-                                       live=("sizes", "aspect", "families", "optimizers"))}),
+                                       live=("sizes", "aspect", "aspect_lr", "families", "optimizers"))}),
 }
 
 
