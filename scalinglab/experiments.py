@@ -66,8 +66,8 @@ def width_for(N, n_layer, multiple):
 def lab02(profile):
     """Model scaling: L(N), aspect ratio at fixed N, Transformer vs LSTM and Adam vs SGD.
 
-    sizes       GPTs of growing width at a fixed depth, all on the same large D, plus the largest on
-                D/2: the gap between those two says how much the data still limits the largest
+    sizes       GPTs of growing width at a fixed depth, all on the same large D, and again on D/2:
+                where halving D costs little, N limits the loss; where it costs a lot, D does
     aspect      depth 1 to 8 at (nearly) fixed N, width adjusted
     aspect_lr   the shallowest and deepest of them at other learning rates: is a shape's rank the lr's?
     families    a GPT and an LSTM with (nearly) the same N at each of several compute budgets C,
@@ -81,11 +81,8 @@ def lab02(profile):
         batch_size = batch_size_for(tokens, s["context"], s["max_batch_size"], s["min_steps"])
         return {"batch_size": batch_size, **s["train"], **extra}
 
-    largest = gpt(s["n_layer"], max(s["widths"]), context=s["context"])
-    sizes = [(gpt(s["n_layer"], d, context=s["context"]), TrainConfig(tokens=s["size_tokens"], **settings(s["size_tokens"])))
-             for d in s["widths"]]
-    half = s["size_tokens"] // 2
-    sizes.append((largest, TrainConfig(tokens=half, **settings(half))))
+    sizes = [(gpt(s["n_layer"], d, context=s["context"]), TrainConfig(tokens=D, **settings(D)))
+             for D in (s["size_tokens"], s["size_tokens"] // 2) for d in s["widths"]]
 
     def shape(L, **extra):
         return (gpt(L, width_for(s["aspect_N"], L, 2), n_head=2, context=s["context"]),

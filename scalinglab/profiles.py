@@ -54,9 +54,8 @@ PROFILES = {
                                        synthetic_model=dict(n_layer=2, d_model=64, n_head=1, context=128),
                                        synthetic_train=dict(max_batch_size=8, lr=1e-2),
                                        synthetic_tokens=[2 ** k for k in range(18, 24)]),  # 262,144 to 8,388,608
-                         # widths 8-64 at 2 layers: N = 1,576 to 98,624 (1.8 decades), 85 tokens per parameter
-                         # for the largest (at width 96 and 38 tokens per parameter, halving D cost more than
-                         # the step in N: data-limited); the lab trains `live`, reads the rest from the reference
+                         # widths 8-64 at 2 layers: N = 1,576 to 98,624 (1.8 decades), on D and D/2; the
+                         # lab trains `live` and reads the rest from the reference
                          "lab02": dict(context=128, max_batch_size=16, min_steps=512, n_layer=2,
                                        train=dict(lr=3e-3),
                                        widths=[8, 12, 16, 24, 32, 40, 48, 64], size_tokens=2 ** 23,
