@@ -63,7 +63,7 @@ PROFILES = {
                                        aspect_lr_depths=[1, 8], aspect_lrs=[1e-3, 1e-2],
                                        family_widths=[24, 32, 48, 64], tokens_per_param=30,
                                        optimizer_widths=[16, 32, 64], optimizer_tokens=2 ** 20,
-                                       optimizer_lrs={"adamw": [1e-3, 3e-3, 1e-2, 3e-2], "sgd": [0.1, 0.3, 1.0, 3.0]},
+                                       optimizer_lrs={"adamw": [1e-3, 3e-3, 1e-2, 3e-2], "sgd": [0.03, 0.1, 0.3, 1.0, 3.0]},
                                        live=("families", "optimizers"))}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
