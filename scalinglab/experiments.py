@@ -4,13 +4,12 @@ A lab and its reference data (data/reference/) run exactly these configurations,
 live runs can be compared with the reference runs of the same profile. Regenerate the reference
 with `SCALINGLAB_PROFILE=cpu python -m scalinglab reference lab01`.
 """
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 from scalinglab.errors import ConfigError
 from scalinglab.flops import flops_per_token, tokens_for_flops
-from scalinglab.model import GPTConfig, LSTMConfig, non_embedding_params
+from scalinglab.model import GPTConfig, LSTMConfig, matrix_params
 from scalinglab.train import TrainConfig
 
 # data/reference in the repository; installed from a wheel, the same files are the package scalinglab.reference.
@@ -96,7 +95,7 @@ def lab02(profile):
         transformer = gpt(s["n_layer"], d, context=s["context"])
         # the LSTM's 8 L h^2 matrix parameters match the GPT's 12 L d^2 at h = d sqrt(3/2)
         lstm = LSTMConfig(n_layer=s["n_layer"], d_model=2 * round(d * math.sqrt(1.5) / 2), context=s["context"])
-        budget = float(flops_per_token(transformer) * s["tokens_per_param"] * non_embedding_params(s["n_layer"], d))
+        budget = float(flops_per_token(transformer) * s["tokens_per_param"] * matrix_params(transformer))
         batch = settings(round(tokens_for_flops(budget, transformer)))
         families += [(model, TrainConfig(flops=budget, **batch)) for model in (transformer, lstm)]
 
