@@ -10,7 +10,7 @@ from pathlib import Path
 from scalinglab.errors import ConfigError
 from scalinglab.flops import flops_per_token, tokens_for_flops
 from scalinglab.model import GPTConfig, LSTMConfig, matrix_params
-from scalinglab.train import TrainConfig
+from scalinglab.train import TrainConfig, plan_budget
 
 # data/reference in the repository; installed from a wheel, the same files are the package scalinglab.reference.
 HERE = Path(__file__).resolve().parent
@@ -52,9 +52,10 @@ def lab01(profile):
                           for D in s["synthetic_tokens"]]}
 
 
-def gpt(n_layer, d_model, n_head=None, context=128):
-    """A GPT of this shape; by default one head per 16 channels (at least one)."""
-    return GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head or max(1, d_model // 16), context=context)
+def gpt(n_layer, d_model, n_head=None, context=128, **fields):
+    """A GPT of this shape (and any other GPTConfig fields); by default one head per 16 channels (at least one)."""
+    return GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head or max(1, d_model // 16), context=context,
+                     **fields)
 
 
 def width_for(N, n_layer, multiple):
@@ -106,7 +107,54 @@ def lab02(profile):
     return {"sizes": sizes, "aspect": aspect, "aspect_lr": aspect_lr, "families": families, "optimizers": optimizers}
 
 
-LABS = {"lab01": lab01, "lab02": lab02}
+def lr_width(s, **model):
+    """Learning rate x width: GPTs of each width in s["lr_widths"] at every lr in s["lr_grid"], on one budget.
+
+    The parameterization is in `model` (the standard one by default): the muP chapter runs the same
+    grid with muP, so that the two halves differ in nothing else.
+    """
+    return [(gpt(s["n_layer"], d, context=s["context"], **model),
+             TrainConfig(tokens=s["lr_tokens"], batch_size=s["lr_batch_size"], lr=lr, eval_tokens=s["eval_tokens"]))
+            for d in s["lr_widths"] for lr in s["lr_grid"]]
+
+
+def wsd_budgets(model, budgets, **train):
+    """WSD runs of one model at several token budgets that can share a stable phase (train.train_branches):
+    the warmup is the same number of steps in all, warmup_frac of the smallest budget's steps."""
+    first = TrainConfig(tokens=min(budgets), schedule="wsd", **train)
+    warmup = round(first.warmup_frac * plan_budget(model, first)[0])
+    configs = []
+    for tokens in budgets:
+        steps = plan_budget(model, TrainConfig(tokens=tokens, **train))[0]
+        configs.append(TrainConfig(tokens=tokens, schedule="wsd", **{**train, "warmup_frac": warmup / steps}))
+    return configs
+
+
+def lab03(profile):
+    """Batch size and learning rate.
+
+    noise        one run that logs the gradient noise scale along the way (micro-batches of the batch)
+    batch_sizes  the same model at batch sizes over two decades, each at a few constant learning rates,
+                 long enough for every batch to reach the lowest target loss: steps and tokens to target
+    lr_width     learning rate x width under the standard parameterization (lr_width)
+    schedules    cosine runs at three budgets against WSD runs at the same budgets branched from one stable phase
+    """
+    s = profile.labs["lab03"]
+    small = gpt(s["n_layer"], s["width"], context=s["context"])
+    common = {"lr": s["lr"], "schedule": "constant", "eval_tokens": s["eval_tokens"]}
+    noise = [(small, TrainConfig(tokens=s["noise_tokens"], batch_size=s["noise_batch_size"],
+                                 micro_batches=s["noise_micro_batches"], **common))]
+    batch_sizes = [(small, TrainConfig(tokens=max(s["batch_tokens"], s["min_steps"] * b * s["context"]), batch_size=b,
+                                       **{**common, "lr": lr}))
+                   for b in s["batch_sizes"] for lr in s["batch_lrs"]]
+    model = gpt(s["n_layer"], s["schedule_width"], context=s["context"])
+    train = {"batch_size": s["schedule_batch_size"], "lr": s["schedule_lr"], "eval_tokens": s["eval_tokens"]}
+    schedules = [(model, TrainConfig(tokens=D, **train)) for D in s["budgets"]]
+    schedules += [(model, tc) for tc in wsd_budgets(model, s["budgets"], decay_frac=s["decay_frac"], **train)]
+    return {"noise": noise, "batch_sizes": batch_sizes, "lr_width": lr_width(s), "schedules": schedules}
+
+
+LABS = {"lab01": lab01, "lab02": lab02, "lab03": lab03}
 
 
 def experiments(lab, profile):

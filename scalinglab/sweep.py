@@ -18,7 +18,8 @@ from scalinglab.files import write_atomic
 from scalinglab.model import FAMILIES, model_config
 from scalinglab.profiles import get_profile
 from scalinglab.flops import flops_per_token
-from scalinglab.train import TrainConfig, pick_device, plan_budget, run_id, train, versions
+from scalinglab.train import (TrainConfig, branch_key, pick_device, plan_budget, run_id, train, train_branches,
+                              versions)
 
 
 def _split_key(key):
@@ -122,6 +123,15 @@ def planned_flops(mc, tc: TrainConfig):
     return flops_per_token(mc) * tokens
 
 
+def share_stable_phases(configs):
+    """The configurations in groups to train together: WSD runs that differ only in budget share one
+    stable phase (train_branches, same results as apart); every other run is a group of its own."""
+    groups = {}
+    for mc, tc in configs:
+        groups.setdefault(branch_key(mc, tc) or run_id(mc, tc), []).append((mc, tc))
+    return list(groups.values())
+
+
 def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     """Train every (model config, TrainConfig) not yet in results_path; return all results in config order.
 
@@ -130,7 +140,7 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     """
     done = {r["run_id"]: r for r in read_results(results_path)}
     commit = git_commit()  # the code that makes these runs, before anything can change under them
-    todo = [(mc, tc) for mc, tc in configs if run_id(mc, tc) not in done]
+    todo = list({run_id(mc, tc): (mc, tc) for mc, tc in configs if run_id(mc, tc) not in done}.values())
     if todo:
         pick_device(todo[0][1].device)  # fail before training, not after the first run
     from tqdm.auto import tqdm
@@ -138,14 +148,19 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None):
     # progress and its ETA in planned TFLOPs, not in runs: a data sweep's last run is its largest
     with tqdm(total=total, initial=total - left, desc="sweep", unit="TFLOP", disable=not progress,
               bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} TFLOP [{elapsed}<{remaining}{postfix}]") as bar:
-        for number, (mc, tc) in enumerate(todo, 1):
-            result = json.loads(json.dumps(train(mc, tc).to_dict()))  # exactly as a later read gives it
-            append_result(results_path, result)
-            done[result["run_id"]] = result
-            write_provenance(results_path, command, list(done.values()), profile, commit)
-            bar.set_postfix(runs=f"{len(configs) - len(todo) + number}/{len(configs)}",
-                            last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
-            bar.update(planned_flops(mc, tc) / 1e12)
+        finished = len(configs) - len(todo)
+        for runs in share_stable_phases(todo):
+            mc = runs[0][0]
+            results = train_branches(mc, [tc for _, tc in runs]) if len(runs) > 1 else [train(*runs[0])]
+            for (mc, tc), result in zip(runs, results):
+                result = json.loads(json.dumps(result.to_dict()))  # exactly as a later read gives it
+                append_result(results_path, result)
+                done[result["run_id"]] = result
+                write_provenance(results_path, command, list(done.values()), profile, commit)
+                finished += 1
+                bar.set_postfix(runs=f"{finished}/{len(configs)}",
+                                last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
+                bar.update(planned_flops(mc, tc) / 1e12)
     return [done[run_id(mc, tc)] for mc, tc in configs]
 
 

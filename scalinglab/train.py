@@ -3,6 +3,7 @@
 AdamW (or SGD with momentum) with warmup and a cosine, WSD or constant schedule, gradient clipping, validation on a
 fixed held-out set, and divergence detection. The result is a plain JSON-serialisable record.
 """
+import copy
 import datetime
 import hashlib
 import json
@@ -51,6 +52,7 @@ class TrainConfig:
     flops: float | None = None     # ... or in training FLOPs C, converted to tokens by flop_count
     flop_count: str = "exact"      # 'exact' (flops_per_token) or '6nd' (6 N per token)
     batch_size: int = 32           # sequences per step; the batch in tokens is batch_size * context
+    micro_batches: int = 1         # >1: accumulate each step's gradient over this many parts, logging the noise scale
     lr: float = 3e-3               # peak learning rate eta
     optimizer: str = "adamw"       # 'adamw', or 'sgd' (heavy-ball momentum beta1, L2 weight decay)
     schedule: str = "cosine"       # 'cosine', 'wsd' (warmup-stable-decay) or 'constant'
@@ -85,8 +87,11 @@ class TrainConfig:
         for name in ("warmup_frac", "decay_frac", "min_lr_frac"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
-        for name in ("batch_size", "eval_tokens"):
+        for name in ("batch_size", "micro_batches", "eval_tokens"):
             setattr(self, name, positive_int(getattr(self, name), name))
+        if self.batch_size % self.micro_batches:
+            raise ConfigError(f"batch_size={self.batch_size} does not split into micro_batches={self.micro_batches} "
+                              f"equal parts: choose micro_batches from the divisors of batch_size")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
         self.eval_corpora = tuple(self.eval_corpora)
@@ -138,7 +143,7 @@ class RunResult:
 
 # Fields added after reference results were published, with their defaults: they enter a run's
 # identity only when set to something else, so every earlier run keeps its id.
-LATER_FIELDS = {"optimizer": "adamw"}
+LATER_FIELDS = {"optimizer": "adamw", "micro_batches": 1}
 
 
 def run_id(model_config, train_config: TrainConfig):
@@ -238,25 +243,190 @@ def plan_budget(model_config, config: TrainConfig):
     return steps, steps * batch_tokens
 
 
-def train(model_config, train_config: TrainConfig, progress=False) -> RunResult:
-    """Train a model (GPTConfig or LSTMConfig) from scratch and return its RunResult.
-    Never raises on divergence: marks it."""
-    mc, tc = model_config, train_config
+def setup(mc, tc: TrainConfig):
+    """The device, the training stream, the validation sets and the freshly initialised model of a run."""
     device = pick_device(tc.device)
-    steps, _ = plan_budget(mc, tc)
     batches = Batches(load_corpus(tc.corpus, "train"), tc.batch_size, mc.context, seed=tc.seed, device=device,
                       unique=tc.unique_tokens)
     val_set = eval_windows(load_corpus(tc.corpus, "val"), mc.context, tc.eval_tokens)
     other_sets = {name: eval_windows(load_corpus(name, "val"), mc.context, tc.eval_tokens) for name in tc.eval_corpora}
     torch.manual_seed(tc.seed)
-    model = build(mc).to(device)
-    log = training_loop(model, batches, val_set, steps, tc, device, progress)
-    return record(model, mc, tc, batches, other_sets, log, device)
+    return device, batches, val_set, other_sets, build(mc).to(device)
+
+
+def eval_steps(steps, tc: TrainConfig):
+    """The steps after which a run of `steps` steps validates: every eval_interval, and the last."""
+    interval = tc.eval_interval or max(1, steps // 4)
+    return set(range(interval, steps + 1, interval)) | {steps}
+
+
+def train(model_config, train_config: TrainConfig, progress=False) -> RunResult:
+    """Train a model (GPTConfig or LSTMConfig) from scratch and return its RunResult.
+    Never raises on divergence: marks it."""
+    mc, tc = model_config, train_config
+    device, batches, val_set, other_sets, model = setup(mc, tc)
+    steps, _ = plan_budget(mc, tc)
+    run = Run(model, batches, val_set, tc, device)
+    run.advance(steps, steps, DivergenceWatch(steps, mc.vocab_size), eval_steps(steps, tc), progress)
+    return record(run, mc, tc, other_sets, steps)
+
+
+def branch_key(mc, tc: TrainConfig):
+    """WSD runs with equal keys differ only in their budget: they can share one stable phase (train_branches).
+    The key holds the warmup in steps, which must agree for the schedules to agree before the decay."""
+    if tc.schedule != "wsd" or tc.decay_frac == 0:
+        return None
+    steps, _ = plan_budget(mc, tc)
+    rest = {k: v for k, v in asdict(tc).items() if k not in ("tokens", "flops", "warmup_frac")}
+    return json.dumps({"model": asdict(mc), "train": rest, "warmup_steps": round(tc.warmup_frac * steps)},
+                      sort_keys=True, default=str)
+
+
+def train_branches(model_config, train_configs, progress=False) -> list:
+    """WSD runs of one model at several budgets, sharing one stable phase; their RunResults in the given order.
+
+    The run goes through the stable phase once; at each budget's decay start a copy of it (model,
+    optimizer and data stream) is cooled down to that budget, and the stable phase goes on from the
+    point of the copy. Each result is the run train(model_config, config) makes on its own, with the
+    same data, schedule and seed: only the stable phase is not paid for again. Configurations must
+    have equal branch_key: the same WSD run but for the budget (tokens or flops, and warmup_frac
+    set to keep the warmup's steps).
+    """
+    mc, tcs = model_config, list(train_configs)
+    keys = {branch_key(mc, tc) for tc in tcs}
+    if None in keys or len(keys) != 1:
+        raise ConfigError("train_branches needs WSD configurations (decay_frac > 0) that differ only in their budget "
+                          "and keep the same warmup in steps (set warmup_frac = warmup_steps / steps for each)")
+    device, batches, val_set, other_sets, model = setup(mc, tcs[0])
+    plans = sorted((plan_budget(mc, tc)[0], i) for i, tc in enumerate(tcs))
+    watches = [DivergenceWatch(steps, mc.vocab_size) for steps, _ in plans]
+    stable_evals = set().union(*(eval_steps(steps, tcs[i]) for steps, i in plans))
+    results = [None] * len(tcs)
+    trunk = Run(model, batches, val_set, tcs[plans[0][1]], device)
+    for (steps, i), watch in zip(plans, watches):
+        tc = tcs[i]
+        decay_start = steps - round(tc.decay_frac * steps)
+        # before any decay the schedule is the same for every budget; every watch sees the shared losses
+        trunk.tc = tc
+        trunk.advance(decay_start, steps, lambda loss: any([w(loss) for w in watches]), stable_evals, progress)
+        branch = trunk.copy()
+        branch.advance(steps, steps, watch, eval_steps(steps, tc), progress)
+        results[i] = record(branch, mc, tc, other_sets, steps)
+        results[i].extra["branched_at_step"] = decay_start
+    return results
+
+
+def grad_sq_norm(model):
+    """|g|^2, the squared norm of the gradient held by the model's parameters."""
+    return sum(p.grad.float().pow(2).sum() for p in model.parameters() if p.grad is not None).item()
+
+
+class Run:
+    """A run in progress: its model, optimizer and data stream, and what it has logged, per step.
+
+    A run advances in parts and can be copied, so that WSD cooldowns branch from one stable phase.
+    With micro_batches > 1 each step accumulates the gradient over micro-batches and also logs
+    |g|^2 of the first micro-batch and of the whole batch, for the gradient noise scale (scalinglab.noise).
+    """
+
+    def __init__(self, model, batches, val_set, tc: TrainConfig, device):
+        self.model, self.batches, self.val_set, self.tc, self.device = model, batches, val_set, tc, device
+        self.optimizer = make_optimizer(model, tc, device)
+        self.autocast = autocast_for(device)
+        self.forward = torch.compile(model) if tc.compile else model
+        self.step, self.diverged_step, self.wall_time_s = 0, None, 0.0
+        self.losses, self.lrs, self.grad_sq = [], [], []  # per step; grad_sq holds (micro-batch, batch) pairs
+        self.evals = {}                                   # step -> (val loss, stderr)
+
+    def copy(self):
+        other = copy.copy(self)
+        other.model, other.optimizer = copy.deepcopy((self.model, self.optimizer))
+        other.forward = torch.compile(other.model) if self.tc.compile else other.model
+        other.batches = copy.copy(self.batches)
+        other.batches.rng = copy.deepcopy(self.batches.rng)
+        other.losses, other.lrs, other.grad_sq, other.evals = (list(self.losses), list(self.lrs), list(self.grad_sq),
+                                                              dict(self.evals))
+        return other
+
+    def optimizer_step(self, lr):
+        """One step at learning rate lr: the gradient of the batch, accumulated over micro-batches, clipped, applied."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group["lr_mult"]
+        x, y = next(self.batches)
+        parts, loss_sum = self.tc.micro_batches, 0.0
+        for part, (xs, ys) in enumerate(zip(x.chunk(parts), y.chunk(parts))):
+            with self.autocast:
+                _, loss = self.forward(xs, ys)
+            (loss / parts).backward()
+            loss_sum += loss.item()
+            if part == 0 and parts > 1:
+                first = grad_sq_norm(self.model) * parts ** 2  # the held gradient is the micro-batch's / parts
+        if parts > 1:
+            self.grad_sq.append((first, grad_sq_norm(self.model)))  # before clipping: the gradients themselves
+        if self.tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss_sum / parts
+
+    def advance(self, until, total_steps, diverging, evals, progress=False):
+        """Take steps up to `until` on the schedule of a run of total_steps steps, validating after each step
+        in `evals` (with every window at the last step, a quarter of them before), until `diverging(loss)`."""
+        if self.diverged_step is not None or self.step >= until:
+            return
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=until, initial=self.step, desc="train", unit="step")
+        start = time.perf_counter()
+        for step in range(self.step, until):
+            lr = self.tc.lr * lr_multiplier(step, total_steps, self.tc)
+            loss = self.optimizer_step(lr)
+            self.losses.append(loss)
+            self.lrs.append(lr)
+            self.step = step + 1
+            if diverging(loss):
+                self.diverged_step = step
+                break
+            if step + 1 in evals:
+                windows = self.val_set if step + 1 == total_steps else self.val_set[::4]
+                self.evals[step + 1] = evaluate(self.model, windows, self.device, self.autocast)
+            if bar:
+                bar.update()
+                bar.set_postfix(loss=f"{loss:.3f}")
+        self.wall_time_s += time.perf_counter() - start
+        if bar:
+            bar.close()
+
+    def log(self, steps) -> "TrainingLog":
+        """The run's curves as a run of `steps` steps records them: means over every steps // 200 steps."""
+        every = max(1, steps // 200)
+        curve = {"step": [], "lr": [], "train_loss": []}
+        if self.grad_sq:
+            curve.update(grad_sq_micro_batch=[], grad_sq_batch=[])
+        for first in range(0, self.step, every):
+            last = min(first + every, self.step)
+            mean = sum(self.losses[first:last]) / (last - first)
+            curve["step"].append(last)
+            curve["lr"].append(self.lrs[last - 1])
+            curve["train_loss"].append(mean if math.isfinite(mean) else None)  # JSON has no NaN
+            if self.grad_sq:
+                for key, values in zip(("grad_sq_micro_batch", "grad_sq_batch"), zip(*self.grad_sq[first:last])):
+                    curve[key].append(sum(values) / len(values))
+        val_curve = {"step": [], "tokens": [], "val_loss": [], "val_loss_stderr": []}
+        for step in sorted(s for s in self.evals if s in eval_steps(steps, self.tc)):
+            for key, value in zip(val_curve, (step, step * self.batches.batch_size * self.batches.context,
+                                              *self.evals[step])):
+                val_curve[key].append(value)
+        diverged = self.diverged_step is not None
+        recent = self.losses[-max(1, steps // 20):]  # the final train loss averages the last 5% of steps
+        return TrainingLog(curve, val_curve, None if diverged else sum(recent) / len(recent),
+                           self.step, self.diverged_step, self.wall_time_s)
 
 
 @dataclass
 class TrainingLog:
-    curve: dict                 # train loss and lr at logged steps
+    curve: dict                 # train loss and lr at logged steps (and |g|^2 with micro-batches)
     val_curve: dict             # validation loss at evaluation steps
     train_loss: float | None    # mean of the last 5% of steps
     steps: int                  # steps taken: all of them, or up to and including the one that diverged
@@ -264,71 +434,10 @@ class TrainingLog:
     wall_time_s: float
 
 
-def training_loop(model, batches, val_set, steps, tc: TrainConfig, device, progress=False) -> TrainingLog:
-    """The optimizer steps, with the schedule, logging, validation along the way and divergence checks."""
-    optimizer = make_optimizer(model, tc, device)
-    step_fn = torch.compile(model) if tc.compile else model
-    autocast = autocast_for(device)
-    batch_tokens = batches.batch_size * batches.context
-    eval_interval = tc.eval_interval or max(1, steps // 4)
-    log_interval = max(1, steps // 200)
-    recent = deque(maxlen=max(1, steps // 20))  # the final train loss averages the last 5% of steps
-    diverging = DivergenceWatch(steps, model.config.vocab_size)
-    curve = {"step": [], "lr": [], "train_loss": []}
-    val_curve = {"step": [], "tokens": [], "val_loss": [], "val_loss_stderr": []}
-    window_sum, window_n = 0.0, 0
-    diverged_step = None
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc="train", unit="step")
-
-    start = time.perf_counter()
-    for step in range(steps):
-        lr = tc.lr * lr_multiplier(step, steps, tc)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_mult"]
-        x, y = next(batches)
-        with autocast:
-            _, loss = step_fn(x, y)
-        loss.backward()
-        if tc.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-        loss = loss.item()
-        diverged_step = step if diverging(loss) else None
-        recent.append(loss)
-        window_sum, window_n = window_sum + loss, window_n + 1
-        if (step + 1) % log_interval == 0 or step + 1 == steps or diverged_step is not None:
-            curve["step"].append(step + 1)
-            curve["lr"].append(lr)
-            mean = window_sum / window_n
-            curve["train_loss"].append(mean if math.isfinite(mean) else None)  # JSON has no NaN
-            window_sum, window_n = 0.0, 0
-        if diverged_step is not None:
-            break
-        if (step + 1) % eval_interval == 0 or step + 1 == steps:
-            # the final loss uses every window; points along the way a quarter of them, for speed
-            windows = val_set if step + 1 == steps else val_set[::4]
-            val, err = evaluate(model, windows, device, autocast)
-            for k, v in zip(val_curve, (step + 1, (step + 1) * batch_tokens, val, err)):
-                val_curve[k].append(v)
-        if bar:
-            bar.update()
-            bar.set_postfix(loss=f"{loss:.3f}")
-    wall = time.perf_counter() - start
-    if bar:
-        bar.close()
-
-    diverged = diverged_step is not None
-    return TrainingLog(curve, val_curve, None if diverged else sum(recent) / len(recent),
-                       diverged_step + 1 if diverged else steps, diverged_step, wall)
-
-
-def record(model, mc, tc: TrainConfig, batches, other_sets, log: TrainingLog, device) -> RunResult:
-    """The RunResult of a finished (or diverged) run: its final losses, other corpora, counts and provenance."""
+def record(run: Run, mc, tc: TrainConfig, other_sets, steps) -> RunResult:
+    """The RunResult of a finished (or diverged) run of `steps` steps: its final losses, other corpora,
+    counts and provenance."""
+    log, model, batches, device = run.log(steps), run.model, run.batches, run.device
     diverged = log.diverged_step is not None
     batch_tokens = batches.batch_size * batches.context
     seen = log.steps * batch_tokens
