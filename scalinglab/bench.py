@@ -22,6 +22,7 @@ SIZES = {  # label: (n_layer, d_model, n_head), with heads of 64 dimensions as i
     "10M": (6, 384, 6),
 }
 CONTEXT, BATCH, VOCAB = 128, 32, 256
+NOISE_PARTS = 8
 STEPS = {"0.1M": 450, "1M": 60, "10M": 12}  # about 20 s per run, so that a run outlasts the machine's jitter
 
 
@@ -80,12 +81,12 @@ def plain_loop(n_layer, d_model, n_head, steps, tokens):
     return steps * BATCH * T / (time.perf_counter() - start)
 
 
-def scalinglab_loop(n_layer, d_model, n_head, steps):
+def scalinglab_loop(n_layer, d_model, n_head, steps, micro_batches=1):
     from scalinglab.model import GPTConfig
     from scalinglab.train import TrainConfig, train
     result = train(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head, context=CONTEXT),
                    TrainConfig(corpus="prose", tokens=steps * BATCH * CONTEXT, batch_size=BATCH,
-                               eval_tokens=CONTEXT, eval_interval=steps, device="cpu"))
+                               eval_tokens=CONTEXT, eval_interval=steps, device="cpu", micro_batches=micro_batches))
     if result.diverged:  # its throughput would cover only part of the run
         raise RuntimeError(f"the benchmark run diverged at step {result.diverged_step}")
     return result.tokens_per_s
@@ -99,7 +100,7 @@ def measure(label, impl, steps):
     if impl == "plain":
         rate = plain_loop(n_layer, d_model, n_head, steps, tokens)
     else:
-        rate = scalinglab_loop(n_layer, d_model, n_head, steps)
+        rate = scalinglab_loop(n_layer, d_model, n_head, steps, NOISE_PARTS if impl == "noise log" else 1)
     return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -115,11 +116,11 @@ def main(quick=False):
     print(f"fp32 matmul rate: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads (torch {torch.__version__})")
     print(f"{'size':>5} {'N':>10} {'impl':>10} {'tokens/s':>10} {'GFLOP/s':>8} {'of matmul':>9} {'peak MB':>8}")
     ctx = multiprocessing.get_context("spawn")
-    ratios, fractions, peak_mb = {}, {}, {}
+    ratios, fractions, peak_mb, noise_cost = {}, {}, {}, {}
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1) as pool:
         for label, (n_layer, d_model, n_head) in SIZES.items():
             per_token = flops_per_token(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head, context=CONTEXT))
-            runs = {"plain": [], "scalinglab": []}  # lists of (tokens/s, peak MB), in pairs
+            runs = {"plain": [], "scalinglab": [], "noise log": []}  # lists of (tokens/s, peak MB), in triples
             for _ in range(repeats):
                 for impl in runs:
                     runs[impl].append(pool.submit(measure, label, impl, steps[label]).result())
@@ -129,8 +130,11 @@ def main(quick=False):
                 print(f"{label:>5} {non_embedding_params(n_layer, d_model):>10,} {impl:>10} {rate:>10,.0f} "
                       f"{gflops:>8.1f} {gflops / peak:>9.0%} {max(mb for _, mb in measured):>8.0f}")
             ratios[label] = statistics.median(o / r for (r, _), (o, _) in zip(runs["plain"], runs["scalinglab"]))
+            noise_cost[label] = statistics.median(o / n for (o, _), (n, _) in zip(runs["scalinglab"], runs["noise log"]))
             fractions[label] = statistics.median(r for r, _ in runs["scalinglab"]) * per_token / 1e9 / peak
             peak_mb[label] = max(mb for _, mb in runs["scalinglab"])
     print("ratio scalinglab / plain loop (median of pairs): " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
-    print(f"bench: min_ratio_vs_plain={min(ratios.values()):.2f} matmul_fraction_1M={fractions['1M']:.2f} "
+    print(f"time per token with the noise log ({NOISE_PARTS} micro-batches) / without: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in noise_cost.items()))
+    print(f"bench: noise_log_cost_max={max(noise_cost.values()):.2f} min_ratio_vs_plain={min(ratios.values()):.2f} matmul_fraction_1M={fractions['1M']:.2f} "
           f"matmul_fraction_10M={fractions['10M']:.2f} peak_mem_10M_MB={peak_mb['10M']:.0f}")

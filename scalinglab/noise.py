@@ -14,6 +14,7 @@ many steps first, then take the ratio. That is what noise_scale does with arrays
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from scalinglab.errors import ConfigError
 
@@ -45,3 +46,29 @@ def noise_scale(grad_sq_small, grad_sq_big, b_small, b_big) -> NoiseScale:
     trace = (small - big) / (1 / b_small - 1 / b_big)
     b_simple = trace / grad_sq if grad_sq > 0 else float("inf")
     return NoiseScale(float(grad_sq), float(trace), float(b_simple))
+
+
+def noise_along_run(result, windows=8):
+    """B_simple along a run trained with micro_batches > 1, from the |g|^2 its curve logged.
+
+    result: a run's record (as run_sweep or read_results give it). Its logged points are split into
+    `windows` consecutive stretches and each stretch is estimated with noise_scale. The batch sizes
+    are in tokens, since the loss is a mean over tokens: so is B_simple. One row per stretch: its
+    last step, tokens seen, mean train loss, |G|^2, tr Sigma and B_simple.
+    """
+    curve, train, context = result["curve"], result["train"], result["model"]["context"]
+    if "grad_sq_batch" not in curve:
+        raise ConfigError(f"run {result['run_id']} logged no gradient norms: train it with micro_batches > 1")
+    points = len(curve["step"])
+    if not 1 <= windows <= points:
+        raise ConfigError(f"windows must be between 1 and the {points} logged points, got {windows!r}")
+    b_big = train["batch_size"] * context
+    b_small = b_big // train["micro_batches"]
+    rows = []
+    for part in np.array_split(np.arange(points), windows):
+        estimate = noise_scale(np.take(curve["grad_sq_micro_batch"], part), np.take(curve["grad_sq_batch"], part),
+                               b_small, b_big)
+        step = curve["step"][part[-1]]
+        rows.append({"step": step, "tokens": step * b_big,
+                     "train_loss": float(np.mean(np.take(curve["train_loss"], part))), **estimate._asdict()})
+    return pd.DataFrame(rows)

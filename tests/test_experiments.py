@@ -4,11 +4,11 @@ import math
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, reference_path
+from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, lab03, reference_path
 from scalinglab.model import build, count_params, matrix_params
 from scalinglab.profiles import PROFILES
 from scalinglab.sweep import read_results
-from scalinglab.train import plan_budget, run_id
+from scalinglab.train import branch_key, plan_budget, run_id
 
 
 def test_small_runs_get_smaller_batches_not_fewer_steps():
@@ -82,4 +82,37 @@ def test_lab02_measures_what_the_chapter_claims(profile):
 def test_the_cpu_lab02_reference_holds_every_run_the_lab_reads():
     for name, configs in lab02(PROFILES["cpu"]).items():
         ids = {r["run_id"] for r in read_results(reference_path("lab02", name))}
+        assert {run_id(m, t) for m, t in configs} <= ids, name
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_lab03_measures_what_the_chapter_claims(profile):
+    s, runs = PROFILES[profile].labs["lab03"], lab03(PROFILES[profile])
+    # noise: the batch is split into micro-batches, so the run logs |g|^2 at two batch sizes
+    [(_, noise)] = runs["noise"]
+    assert noise.micro_batches >= 2 and noise.schedule == "constant"
+    # batch sizes: two decades or more, a constant lr (steps to a target do not depend on the budget),
+    # 3+ learning rates per batch, and enough steps for the largest batch
+    batches = sorted({t.batch_size for _, t in runs["batch_sizes"]})
+    assert batches[-1] / batches[0] >= 64 and all(t.schedule == "constant" for _, t in runs["batch_sizes"])
+    assert all(len({t.lr for _, t in runs["batch_sizes"] if t.batch_size == b}) >= 3 for b in batches)
+    assert all(plan_budget(m, t)[0] >= s["min_steps"] for m, t in runs["batch_sizes"])
+    # lr x width: 4+ widths, each on the same log grid of 6+ learning rates, on one budget
+    widths = sorted({m.d_model for m, _ in runs["lr_width"]})
+    lrs = sorted({t.lr for _, t in runs["lr_width"]})
+    assert len(widths) >= 4 and len(lrs) >= 6 and len(runs["lr_width"]) == len(widths) * len(lrs)
+    ratios = [b / a for a, b in zip(lrs, lrs[1:])]
+    assert max(ratios) == pytest.approx(min(ratios)) and ratios[0] > 1  # a log grid
+    assert len({t.tokens for _, t in runs["lr_width"]}) == 1
+    assert all(m.parameterization == "sp" for m, _ in runs["lr_width"])
+    # schedules: cosine and WSD at 3+ budgets; the WSD runs share one stable phase
+    cosine = sorted(t.tokens for _, t in runs["schedules"] if t.schedule == "cosine")
+    wsd = [(m, t) for m, t in runs["schedules"] if t.schedule == "wsd"]
+    assert len(cosine) >= 3 and cosine == sorted(t.tokens for _, t in wsd)
+    assert len({branch_key(m, t) for m, t in wsd}) == 1 and None not in {branch_key(m, t) for m, t in wsd}
+
+
+def test_the_cpu_lab03_reference_holds_every_run_the_lab_reads():
+    for name, configs in lab03(PROFILES["cpu"]).items():
+        ids = {r["run_id"] for r in read_results(reference_path("lab03", name))}
         assert {run_id(m, t) for m, t in configs} <= ids, name

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.noise import noise_scale
+from scalinglab.noise import noise_along_run, noise_scale
 
 
 def batch_grad_sq(rng, mean, scales, batch, steps):
@@ -51,3 +51,23 @@ def test_noise_that_swamps_the_signal_gives_an_infinite_noise_scale():
 def test_bad_inputs_are_clear_errors(args, message):
     with pytest.raises(ConfigError, match=message):
         noise_scale(*args)
+
+
+def test_noise_along_a_run_estimates_each_stretch_of_its_curve():
+    # a curve whose true gradient shrinks stretch by stretch while the noise stays: B_simple grows
+    grad_sq, trace, context, batch, parts = np.repeat([4.0, 2.0, 1.0, 0.5], 10), 512.0, 16, 8, 4
+    b_big = batch * context
+    curve = {"step": list(range(5, 205, 5)), "train_loss": list(np.linspace(3, 2, 40)),
+             "grad_sq_micro_batch": list(grad_sq + trace / (b_big / parts)), "grad_sq_batch": list(grad_sq + trace / b_big)}
+    record = {"run_id": "x", "curve": curve, "train": {"batch_size": batch, "micro_batches": parts},
+              "model": {"context": context}}
+    frame = noise_along_run(record, windows=4)
+    assert list(frame["step"]) == [50, 100, 150, 200] and list(frame["tokens"]) == [50 * b_big, 100 * b_big,
+                                                                                    150 * b_big, 200 * b_big]
+    assert frame["b_simple"].tolist() == pytest.approx([128, 256, 512, 1024])
+    assert frame["train_loss"].is_monotonic_decreasing
+    with pytest.raises(ConfigError, match="windows must be between 1 and the 40"):
+        noise_along_run(record, windows=41)
+    del curve["grad_sq_batch"]
+    with pytest.raises(ConfigError, match="train it with micro_batches > 1"):
+        noise_along_run(record)

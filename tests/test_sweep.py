@@ -122,3 +122,13 @@ def test_a_spec_can_sweep_the_lstm_family():
     assert [m.d_model for m, _ in configs] == [16, 32]
     with pytest.raises(ConfigError, match="bad lstm model fields"):
         expand({"model": {"family": "lstm", "n_head": 2}, "train": {"tokens": 1000}})
+
+
+def test_a_sweep_trains_wsd_budgets_from_one_stable_phase(tmp_path):
+    configs = expand({**BASE, "train": {**BASE["train"], "schedule": "wsd"},
+                      "runs": [{"train.tokens": 20 * 8 * 64, "train.warmup_frac": 1 / 20},
+                               {"train.tokens": 40 * 8 * 64, "train.warmup_frac": 1 / 40},
+                               {"train.lr": 1e-2}]})
+    results = run_sweep(configs, tmp_path / "wsd.jsonl", progress=False)
+    assert [r["extra"].get("branched_at_step") for r in results] == [16, 32, None]
+    assert results[0]["curve"]["train_loss"][:16] == results[1]["curve"]["train_loss"][:16]

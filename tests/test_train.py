@@ -6,7 +6,8 @@ import pytest
 from scalinglab.errors import ConfigError
 from scalinglab.flops import flops_per_token, tokens_for_flops
 from scalinglab.model import GPTConfig, LSTMConfig
-from scalinglab.train import DivergenceWatch, TrainConfig, lr_multiplier, plan_budget, run_id, train
+from scalinglab.train import (DivergenceWatch, TrainConfig, lr_multiplier, plan_budget, run_id, train,
+                              train_branches)
 
 TINY = GPTConfig(n_layer=2, d_model=32, n_head=2, context=64)
 EARLIER_ID = "c0c879f1988b"  # run_id(TINY, tiny_train()) computed by scalinglab at commit c30c812
@@ -113,6 +114,8 @@ def test_schedules_warm_up_then_follow_their_shape(schedule):
     (dict(batch_size=2.5), "batch_size must be a positive whole number"),
     (dict(lr=0), "lr must be positive"),
     (dict(device="tpu"), "unknown device 'tpu'"),
+    (dict(batch_size=8, micro_batches=3), "does not split into micro_batches=3"),
+    (dict(micro_batches=0), "micro_batches must be a positive whole number"),
 ])
 def test_bad_train_configs(kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -175,5 +178,50 @@ def test_a_new_field_at_its_default_keeps_earlier_run_ids():
     # the id of this configuration before TrainConfig had `optimizer` (scalinglab commit c30c812)
     assert run_id(TINY, tiny_train()) == EARLIER_ID
     assert run_id(TINY, tiny_train(optimizer="sgd")) != EARLIER_ID
+    assert run_id(TINY, tiny_train(micro_batches=1)) == EARLIER_ID
+    assert run_id(TINY, tiny_train(micro_batches=2)) != EARLIER_ID
     with pytest.raises(ConfigError, match="unknown optimizer 'adam'"):
         tiny_train(optimizer="adam")
+
+
+def test_micro_batches_take_the_same_steps_and_log_both_gradient_norms():
+    whole, parts = train(TINY, tiny_train()), train(TINY, tiny_train(micro_batches=4))
+    # the same data and the same mean gradient, summed in another order
+    assert parts.curve["train_loss"] == pytest.approx(whole.curve["train_loss"], abs=1e-4)
+    assert parts.val_loss == pytest.approx(whole.val_loss, abs=1e-4)
+    assert "grad_sq_batch" not in whole.curve
+    small, big = parts.curve["grad_sq_micro_batch"], parts.curve["grad_sq_batch"]
+    assert len(small) == len(big) == len(parts.curve["step"])
+    # a quarter of the batch is noisier: on average its squared norm is the larger
+    assert sum(small) > sum(big) > 0
+
+
+def wsd_at(tokens, warmup_steps=3):
+    steps = tokens // (8 * 64)
+    return tiny_train(tokens=tokens, schedule="wsd", decay_frac=0.25, warmup_frac=warmup_steps / steps)
+
+
+def test_wsd_branches_are_the_runs_trained_apart():
+    budgets = [wsd_at(40 * 8 * 64), wsd_at(20 * 8 * 64), wsd_at(30 * 8 * 64)]
+    branched = train_branches(TINY, budgets)
+    for config, result in zip(budgets, branched):
+        alone = train(TINY, config)
+        assert result.run_id == alone.run_id and result.steps == alone.steps
+        assert result.curve["train_loss"] == pytest.approx(alone.curve["train_loss"], abs=1e-6)
+        assert result.curve["lr"] == alone.curve["lr"] and result.val_curve["step"] == alone.val_curve["step"]
+        assert result.val_loss == pytest.approx(alone.val_loss, abs=1e-6)
+        assert result.extra["branched_at_step"] == alone.steps - round(0.25 * alone.steps)
+    # the branches share their stable phase, then part: the longest run was not cooled down early
+    short, long = branched[1], branched[0]
+    assert short.curve["train_loss"][:15] == long.curve["train_loss"][:15]
+    assert short.curve["lr"][-1] < long.curve["lr"][19]
+
+
+@pytest.mark.parametrize("budgets", [
+    [tiny_train(schedule="cosine"), tiny_train(schedule="cosine", tokens=20 * 8 * 64)],
+    [wsd_at(20 * 8 * 64), wsd_at(40 * 8 * 64, warmup_steps=5)],
+    [wsd_at(20 * 8 * 64), tiny_train(**{**wsd_at(40 * 8 * 64).__dict__, "lr": 1e-2})],
+])
+def test_only_wsd_runs_that_differ_in_budget_can_branch(budgets):
+    with pytest.raises(ConfigError, match="differ only in their budget"):
+        train_branches(TINY, budgets)

@@ -9,12 +9,13 @@ import pytest
 
 from scalinglab import fit, synthetic
 from scalinglab.checks import collect, judge, log_rss
-from scalinglab.checks import lab00, lab01, lab02
+from scalinglab.checks import lab00, lab01, lab02, lab03
 from scalinglab.grade import graded_cases
 
 sys.path.insert(0, str(Path(__file__).parent))
 lab01_hidden = importlib.import_module("lab01_hidden")
 lab02_hidden = importlib.import_module("lab02_hidden")
+lab03_hidden = importlib.import_module("lab03_hidden")
 
 
 def test_lab00_stored_values():
@@ -69,12 +70,31 @@ def test_lab02_parameter_counts_agree_with_the_library():
         assert {k: counts[k] for k in ("embedding", "output_head", "non_embedding")} == lab02.expected_counts(spec)
 
 
+def test_lab03_stored_values():
+    noise = lab03_hidden.noise_scale_answer
+    assert tuple(noise(**lab03.STEPS1).values()) == pytest.approx(lab03.STEPS1_RESULT, rel=1e-12)
+    assert tuple(noise(**lab03.NOISY1).values())[:2] == pytest.approx(lab03.NOISY1_RESULT[:2], rel=1e-12)
+    assert noise(**lab03.NOISY1)["b_simple"] == float("inf") and lab03.NOISY1_RESULT[2] == "inf"
+    steps = lab03_hidden.steps_to_target_answer
+    assert steps(**lab03.CURVE2) == lab03.CURVE2_RESULT and steps(**lab03.BUMPY2) == lab03.BUMPY2_RESULT
+    assert lab03_hidden.fit_batch_tradeoff_answer(**lab03.NOISY3) == pytest.approx(lab03.NOISY3_RESULT, rel=1e-12)
+    assert lab03_hidden.lr_optimum_answer(**lab03.DIVERGED4) == pytest.approx(lab03.DIVERGED4_RESULT, rel=1e-12)
+
+
+def test_lab03_answers_agree_with_the_library():
+    from scalinglab.noise import noise_scale
+    for case in (lab03.EXACT1, lab03.STEPS1, lab03.NOISY1, lab03_hidden.STEPS_H1, lab03_hidden.NEGATIVE_H1):
+        assert tuple(lab03_hidden.noise_scale_answer(**case).values()) == pytest.approx(tuple(noise_scale(**case)))
+
+
 # the instructor's answer implementations, by lab and question
 ANSWERS = {
     1: (lab01, {"q1": lab01_hidden.fit_data_law_answer, "q2": lab01_hidden.slope_difference_answer,
                 "q3": lab01_hidden.effective_data_answer, "q4": synthetic.entropy_rate}),
     2: (lab02, {"q1": lab02_hidden.count_params_by_kind_answer, "q2": lab02_hidden.fit_model_law_answer,
                 "q3": lab02_hidden.efficiency_factor_answer, "q4": lab02_hidden.aspect_basin_answer}),
+    3: (lab03, {"q1": lab03_hidden.noise_scale_answer, "q2": lab03_hidden.steps_to_target_answer,
+                "q3": lab03_hidden.fit_batch_tradeoff_answer, "q4": lab03_hidden.lr_optimum_answer}),
 }
 
 
