@@ -81,7 +81,7 @@ PROFILES = {
                                        batch_tokens=2 ** 21, min_steps=512,
                                        lr_widths=[32, 64, 128, 256], lr_grid=[5e-4 * 2 ** k for k in range(8)],
                                        lr_tokens=2 ** 20, lr_batch_size=16,
-                                       schedule_width=64, schedule_batch_size=16, schedule_lr=1e-2,
+                                       schedule_width=64, schedule_batch_size=16, schedule_lr=4e-3,
                                        budgets=[2 ** 20, 2 ** 21, 2 ** 22], decay_frac=0.2,
                                        live=("noise", "schedules"))}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
