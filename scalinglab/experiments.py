@@ -134,7 +134,7 @@ def lab03(profile):
     """Batch size and learning rate.
 
     noise        one run that logs the gradient noise scale along the way (micro-batches of the batch)
-    batch_sizes  the same model at batch sizes over two decades, each at a few constant learning rates,
+    batch_sizes  the same model at batch sizes a factor of 64 apart, each at a few constant learning rates,
                  long enough for every batch to reach the lowest target loss: steps and tokens to target
     lr_width     learning rate x width under the standard parameterization (lr_width)
     schedules    cosine runs at three budgets against WSD runs at the same budgets branched from one stable phase
