@@ -414,7 +414,7 @@ class Run:
                 for key, values in zip(("grad_sq_micro_batch", "grad_sq_batch"), zip(*self.grad_sq[first:last])):
                     curve[key].append(sum(values) / len(values))
         val_curve = {"step": [], "tokens": [], "val_loss": [], "val_loss_stderr": []}
-        for step in sorted(s for s in self.evals if s in eval_steps(steps, self.tc)):
+        for step in sorted(set(self.evals) & eval_steps(steps, self.tc)):
             for key, value in zip(val_curve, (step, step * self.batches.batch_size * self.batches.context,
                                               *self.evals[step])):
                 val_curve[key].append(value)
