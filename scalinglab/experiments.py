@@ -15,6 +15,7 @@ from scalinglab.train import TrainConfig, plan_budget
 # data/reference in the repository; installed from a wheel, the same files are the package scalinglab.reference.
 HERE = Path(__file__).resolve().parent
 REFERENCE_DIR = HERE / "reference" if (HERE / "reference").is_dir() else HERE.parent / "data" / "reference"
+AT_THE_END = 10 ** 9  # an eval_interval longer than any run: it validates once, after its last step
 
 
 def batch_size_for(tokens, context, max_batch_size, min_steps):
@@ -154,7 +155,34 @@ def lab03(profile):
     return {"noise": noise, "batch_sizes": batch_sizes, "lr_width": lr_width(s), "schedules": schedules}
 
 
-LABS = {"lab01": lab01, "lab02": lab02, "lab03": lab03}
+def lr_for_width(s, d):
+    """The peak learning rate of width d: s["lr"] at width s["lr_width"], falling as width^-1/2.
+    Under SP the best rate falls with width (Lab 3); one rate for all sizes would favour some of them."""
+    return s["lr"] * math.sqrt(s["lr_width"] / d)
+
+
+def lab04(profile):
+    """Compute-optimal training.
+
+    isoflops   at each FLOP budget (exact count), GPTs of several widths at one depth, each trained to
+               the end of its own cosine schedule on the tokens that budget buys; validated once, at the end
+    predicted  the budget predict_flops (4-10x the largest isoFLOP budget) at the widths around the
+               size the isoFLOP fits predicted, trained after the prediction was made
+    """
+    s = profile.labs["lab04"]
+
+    def run(d, flops):
+        model = gpt(s["n_layer"], d, context=s["context"])
+        tokens = round(tokens_for_flops(flops, model))
+        return model, TrainConfig(flops=flops, lr=lr_for_width(s, d), eval_interval=AT_THE_END,
+                                  batch_size=batch_size_for(tokens, s["context"], s["max_batch_size"], s["min_steps"]),
+                                  eval_tokens=s["eval_tokens"])
+
+    return {"isoflops": [run(d, C) for C, widths in s["isoflops"] for d in widths],
+            "predicted": [run(d, s["predict_flops"]) for d in s["predict_widths"]]}
+
+
+LABS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04}
 
 
 def experiments(lab, profile):

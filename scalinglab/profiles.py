@@ -49,7 +49,12 @@ PROFILES = {
                                          lr_grid=[1e-3 * 2 ** k for k in range(0, 12, 2)], lr_tokens=8_192,
                                          lr_batch_size=8, schedule_width=16, schedule_batch_size=8,
                                          schedule_lr=1e-2, budgets=[8_192, 16_384, 32_768], decay_frac=0.2,
-                                         live=("noise", "batch_sizes", "lr_width", "schedules"))}),
+                                         live=("noise", "batch_sizes", "lr_width", "schedules")),
+                           "lab04": dict(context=64, n_layer=1, max_batch_size=8, min_steps=32, eval_tokens=8_192,
+                                         lr=1e-2, lr_width=16,
+                                         isoflops=[(C, (8, 12, 16, 24, 32)) for C in (2e9, 4e9, 8e9)],
+                                         predict_flops=3.2e10, predict_widths=(24,),
+                                         live=("isoflops", "predicted"))}),
     "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
                    model=dict(n_layer=4, d_model=128, n_head=4, context=128),
                    train=dict(tokens=2_000_000, batch_size=32),
@@ -86,7 +91,17 @@ PROFILES = {
                                        lr_tokens=2 ** 20, lr_batch_size=16,
                                        schedule_width=64, schedule_batch_size=16, schedule_lr=4e-3,
                                        budgets=[2 ** 20, 2 ** 21, 2 ** 22], decay_frac=0.2,
-                                       live=("noise", "schedules"))}),
+                                       live=("noise", "schedules")),
+                         # budgets 1e12 to 1e13 FLOPs (exact count), 7 widths a factor of about 2 in N apart
+                         # around 20 tokens per parameter; the prediction at 5x the largest budget
+                         "lab04": dict(context=128, n_layer=2, max_batch_size=16, min_steps=256, eval_tokens=524_288,
+                                       lr=4e-3, lr_width=64,
+                                       isoflops=[(1e12, (24, 32, 48, 64, 96, 128, 192)),
+                                                 (2.15e12, (24, 32, 48, 64, 96, 128, 192)),
+                                                 (4.64e12, (32, 48, 64, 96, 128, 192, 256)),
+                                                 (1e13, (32, 48, 64, 96, 128, 192, 256))],
+                                       predict_flops=5e13, predict_widths=(),
+                                       live=("predicted",))}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
                    train=dict(tokens=100_000_000, batch_size=64),
@@ -118,7 +133,14 @@ PROFILES = {
                                        lr_tokens=2 ** 23, lr_batch_size=64,
                                        schedule_width=256, schedule_batch_size=64, schedule_lr=4e-3,
                                        budgets=[2 ** 23, 2 ** 24, 2 ** 25], decay_frac=0.2,
-                                       live=("noise", "batch_sizes", "lr_width", "schedules"))}),
+                                       live=("noise", "batch_sizes", "lr_width", "schedules")),
+                         # not yet measured on a GPU: the cpu design at about 30x the compute
+                         "lab04": dict(context=256, n_layer=4, max_batch_size=64, min_steps=1024,
+                                       eval_tokens=1_048_576, lr=4e-3, lr_width=64,
+                                       isoflops=[(C, (64, 96, 128, 192, 256, 384, 512)) for C in (3e13, 1e14, 3e14)]
+                                       + [(1e15, (96, 128, 192, 256, 384, 512, 768))],
+                                       predict_flops=5e15, predict_widths=(256, 384, 512),
+                                       live=("isoflops", "predicted"))}),
 }
 
 
