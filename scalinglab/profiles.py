@@ -92,15 +92,16 @@ PROFILES = {
                                        schedule_width=64, schedule_batch_size=16, schedule_lr=4e-3,
                                        budgets=[2 ** 20, 2 ** 21, 2 ** 22], decay_frac=0.2,
                                        live=("noise", "schedules")),
-                         # budgets 1e12 to 1e13 FLOPs (exact count), 7 widths a factor of about 2 in N apart
-                         # around 20 tokens per parameter; the prediction at 5x the largest budget
+                         # budgets 4.64e11 to 4.64e12 FLOPs (exact count), 7 widths a factor of about 2 in N
+                         # apart, 3 on each side of the best (a first try centred on 20 tokens per parameter
+                         # found the best at its smallest width); the prediction at 5.4x the largest budget
                          "lab04": dict(context=128, n_layer=2, max_batch_size=16, min_steps=256, eval_tokens=524_288,
                                        lr=4e-3, lr_width=64,
-                                       isoflops=[(1e12, (24, 32, 48, 64, 96, 128, 192)),
-                                                 (2.15e12, (24, 32, 48, 64, 96, 128, 192)),
-                                                 (4.64e12, (32, 48, 64, 96, 128, 192, 256)),
-                                                 (1e13, (32, 48, 64, 96, 128, 192, 256))],
-                                       predict_flops=5e13, predict_widths=(),
+                                       isoflops=[(4.64e11, (12, 16, 24, 32, 48, 64, 96)),
+                                                 (1e12, (12, 16, 24, 32, 48, 64, 96)),
+                                                 (2.15e12, (16, 24, 32, 48, 64, 96, 128)),
+                                                 (4.64e12, (16, 24, 32, 48, 64, 96, 128))],
+                                       predict_flops=2.5e13, predict_widths=(),
                                        live=("predicted",))}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
