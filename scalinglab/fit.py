@@ -144,3 +144,198 @@ def fit_power_law(x, y, n_boot=1000, level=0.95, seed=0, yerr=None) -> Fit:
 def fit_saturating_power_law(x, y, n_boot=1000, level=0.95, seed=0, yerr=None) -> Fit:
     """y = E + B x^-beta with E >= 0, by least squares on log y (E is the irreducible part)."""
     return fit_law("saturating", x, y, n_boot, level, seed, yerr)
+
+
+# --- The Chinchilla law L(N, D) = E + A / N^alpha + B / D^beta (Hoffmann et al. 2022, Approach 3) ---
+
+# Hoffmann et al.'s grid of starting points for (a, b, e, alpha, beta) = (log A, log B, log E, alpha, beta)
+HOFFMANN_GRID = np.array(np.meshgrid(np.arange(0, 30, 5), np.arange(0, 30, 5), np.arange(-1, 1.5, 0.5),
+                                     np.arange(0, 2.5, 0.5), np.arange(0, 2.5, 0.5), indexing="ij")).reshape(5, -1).T
+PARAMS = ("E", "A", "B", "alpha", "beta")
+
+
+@dataclass
+class ChinchillaFit:
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    objective: float           # the fit's loss: Huber on log residuals, summed (or averaged) over points
+    n_points: int = 0
+    intervals: dict = field(default_factory=dict)  # name -> (low, high) at `level`, over bootstrap refits
+    level: float = 0.95
+
+    def predict(self, N, D):
+        return self.E + self.A * np.asarray(N, dtype=float) ** -self.alpha + self.B * np.asarray(D, dtype=float) ** -self.beta
+
+    def compute_optimal(self, C):
+        """(N_opt, D_opt) minimising the law at C = 6 N D: N_opt = G (C/6)^(beta/(alpha+beta)), D_opt = (C/6) / N_opt,
+        with G = (alpha A / (beta B))^(1/(alpha+beta))."""
+        G = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
+        N = G * (np.asarray(C, dtype=float) / 6) ** (self.beta / (self.alpha + self.beta))
+        return N, np.asarray(C, dtype=float) / 6 / N
+
+    @property
+    def exponents(self):
+        """(a, b): N_opt grows as C^a and D_opt as C^b, a = beta/(alpha+beta), b = alpha/(alpha+beta)."""
+        return self.beta / (self.alpha + self.beta), self.alpha / (self.alpha + self.beta)
+
+    def __str__(self):
+        spans = "".join(f"\n  {k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in self.intervals.items())
+        return (f"L = {self.E:.4g} + {self.A:.4g} / N^{self.alpha:.4g} + {self.B:.4g} / D^{self.beta:.4g}"
+                + (f"\n{self.level:.0%} bootstrap intervals:{spans}" if spans else ""))
+
+
+def huber_objective(log_N, log_D, log_L, weights, delta):
+    """fun(theta, rows) for lbfgs.minimize: the weighted Huber loss of log L - log(e^a/N^alpha + e^b/D^beta + e^e)
+    for each row of theta = (a, b, e, alpha, beta), and its gradient. weights: (n,), or (problems, n) per row."""
+    def fun(theta, rows):
+        a, b, e, alpha, beta = (column[:, None] for column in theta.T)
+        z = np.stack(np.broadcast_arrays(a - alpha * log_N, b - beta * log_D, e))
+        top = z.max(axis=0)
+        parts = np.exp(z - top)
+        total = parts.sum(axis=0)
+        share = parts / total                    # d log-prediction / d (a, b, e)
+        r = log_L - (top + np.log(total))
+        w = weights[rows] if weights.ndim == 2 else weights
+        loss = np.where(np.abs(r) <= delta, 0.5 * r ** 2, delta * (np.abs(r) - 0.5 * delta))
+        pull = -w * np.clip(r, -delta, delta)   # d loss / d log-prediction
+        grad = np.stack([(pull * share[0]).sum(1), (pull * share[1]).sum(1), (pull * share[2]).sum(1),
+                         -(pull * share[0] * log_N).sum(1), -(pull * share[1] * log_D).sum(1)], axis=1)
+        return (w * loss).sum(axis=1), grad
+    return fun
+
+
+def _chinchilla_inputs(N, D, L):
+    N, D, L = (np.asarray(v, dtype=float).ravel() for v in (N, D, L))
+    if not len(N) == len(D) == len(L):
+        raise ConfigError(f"N, D and L must have the same length, got {len(N)}, {len(D)} and {len(L)}")
+    if not all(np.all(np.isfinite(v)) for v in (N, D, L)):
+        raise ConfigError("N, D and L must be finite numbers: drop diverged runs (NaN or inf) before fitting")
+    if np.any(N <= 0) or np.any(D <= 0) or np.any(L <= 0):
+        raise ConfigError("N, D and L must be positive: the law is fitted to log L, with log N and log D")
+    if len(N) < 6 or len(np.unique(N)) < 2 or len(np.unique(D)) < 2:
+        raise ConfigError(f"the law has 5 parameters: fit it to 6 or more runs with 2 or more values each of N "
+                          f"and D, got {len(N)} runs, {len(np.unique(N))} N and {len(np.unique(D))} D")
+    return N, D, L
+
+
+def fit_chinchilla(N, D, L, reduction="sum", delta=1e-3, starts=None, n_boot=0, level=0.95, seed=0):
+    """Fit L = E + A/N^alpha + B/D^beta as Besiroglu et al. (2024) refit Hoffmann et al. (2022).
+
+    The law in log-sum-exp form, log L ~ LSE(a - alpha log N, b - beta log D, e), with a Huber loss
+    (delta) on the log residuals, summed over runs ("sum") or averaged ("mean", which with the
+    same absolute tolerances stops the optimizer early), minimised by L-BFGS from every start
+    (default: Hoffmann's grid of 4,500); the best is returned. With n_boot > 0 the runs are
+    resampled with replacement and refitted from the best point, for percentile intervals of the
+    parameters and of the allocation exponents a and b.
+    """
+    from scalinglab.lbfgs import minimize
+    if reduction not in ("sum", "mean"):
+        raise ConfigError(f"reduction must be 'sum' (as Besiroglu et al.) or 'mean' (as Hoffmann et al. appear to), "
+                          f"got {reduction!r}")
+    N, D, L = _chinchilla_inputs(N, D, L)
+    starts = HOFFMANN_GRID if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
+    if starts.shape[1:] != (5,):
+        raise ConfigError(f"each start is (log A, log B, log E, alpha, beta), got starts of shape {starts.shape}")
+    weights = np.full(len(N), 1.0 if reduction == "sum" else 1.0 / len(N))
+    logs = np.log(N), np.log(D), np.log(L)
+    theta, value, _ = minimize(huber_objective(*logs, weights, delta), starts)
+    best = np.nanargmin(np.where(np.isfinite(value), value, np.nan))
+    fit = _chinchilla_from(theta[best], value[best], len(N), level)
+    if n_boot:
+        counts = np.random.default_rng(seed).multinomial(len(N), np.full(len(N), 1 / len(N)), size=n_boot)
+        refits, _, _ = minimize(huber_objective(*logs, counts * weights, delta), np.tile(theta[best], (n_boot, 1)))
+        samples = [_chinchilla_from(t, 0.0, len(N), level) for t in refits]
+        for name in PARAMS:
+            fit.intervals[name] = percentile_interval([getattr(s, name) for s in samples], level)
+        for i, name in enumerate(("a", "b")):
+            fit.intervals[name] = percentile_interval([s.exponents[i] for s in samples], level)
+    return fit
+
+
+def _chinchilla_from(theta, value, n_points, level):
+    a, b, e, alpha, beta = theta
+    return ChinchillaFit(E=float(np.exp(e)), A=float(np.exp(a)), B=float(np.exp(b)), alpha=float(alpha),
+                         beta=float(beta), objective=float(value), n_points=n_points, level=level)
+
+
+# --- IsoFLOP profiles (Hoffmann et al. 2022, Approach 2) ---
+
+def _isoflop_inputs(N, L):
+    N, L = np.asarray(N, dtype=float).ravel(), np.asarray(L, dtype=float).ravel()
+    if N.shape != L.shape:
+        raise ConfigError(f"N and L must have the same length, got {len(N)} and {len(L)}")
+    if not (np.all(np.isfinite(N)) and np.all(np.isfinite(L))) or np.any(N <= 0):
+        raise ConfigError("N must be positive and N and L finite: drop diverged runs before fitting")
+    if len(np.unique(N)) < 3:
+        raise ConfigError(f"a parabola needs runs of 3 or more sizes at the budget, got {len(np.unique(N))}")
+    return N, L
+
+
+def isoflop_parabola(N, L):
+    """(c0, c1, c2) of L = c0 + c1 x + c2 x^2, x = ln N, fitted by least squares to one budget's runs."""
+    N, L = _isoflop_inputs(N, L)
+    c2, c1, c0 = np.polyfit(np.log(N), L, 2)
+    return float(c0), float(c1), float(c2)
+
+
+def isoflop_minimum(N, L):
+    """The N at the vertex of the parabola in ln N fitted to one budget's runs (Hoffmann et al., Approach 2).
+    It must be a minimum that lies among the sizes trained; otherwise train sizes on both sides of it."""
+    N, L = _isoflop_inputs(N, L)
+    _, c1, c2 = isoflop_parabola(N, L)
+    if c2 <= 0:
+        raise ConfigError("the parabola through these runs opens downwards: it has no minimum. Train sizes on "
+                          "both sides of the best one")
+    vertex = float(np.exp(-c1 / (2 * c2)))
+    if not N.min() <= vertex <= N.max():
+        raise ConfigError(f"the parabola's minimum, N = {vertex:.3g}, lies outside the sizes trained "
+                          f"({N.min():.3g} to {N.max():.3g}): train sizes beyond it")
+    return vertex
+
+
+def isoflop_argmin(N, L):
+    """The measured size with the lowest loss at one budget: no parabola, so no smoothing and no interpolation."""
+    N, L = _isoflop_inputs(N, L)
+    return float(N[np.argmin(L)])
+
+
+def allocation_exponent(C, N, L, n_boot=1000, level=0.95, seed=0, minimum=isoflop_minimum):
+    """How the loss-minimising size grows with compute: N_opt = k C^a, fitted on log-log axes to the
+    minimum (by `minimum`) at each distinct budget in C. Runs are given one per row (C, N, L).
+
+    The interval comes from a parametric bootstrap: each run's loss moves by the scatter of its
+    budget's runs about their parabola, the minima are found again, and the line refitted. It
+    covers how well the parabolas pin their minima down, not a wrong functional form.
+    Returns {"a", "k", "budgets", "N_opt", "interval"}.
+    """
+    C, N, L = (np.asarray(v, dtype=float).ravel() for v in (C, N, L))
+    budgets = np.unique(C)
+    if len(budgets) < 2:
+        raise ConfigError(f"an exponent needs 2 or more budgets, got {len(budgets)}")
+    groups = [C == c for c in budgets]
+    sigma = []
+    for g in groups:
+        c0, c1, c2 = isoflop_parabola(N[g], L[g])
+        x = np.log(N[g])
+        sigma.append(np.sqrt(np.sum((L[g] - (c0 + c1 * x + c2 * x ** 2)) ** 2) / max(1, g.sum() - 3)))
+
+    def line(losses):
+        n_opt = np.array([minimum(N[g], losses[g]) for g in groups])
+        slope, intercept = np.polyfit(np.log(budgets), np.log(n_opt), 1)
+        return slope, np.exp(intercept), n_opt
+
+    a, k, n_opt = line(L)
+    rng, slopes = np.random.default_rng(seed), []
+    for _ in range(n_boot):
+        noisy = L.copy()
+        for g, s in zip(groups, sigma):
+            noisy[g] += rng.normal(0.0, s, g.sum())
+        try:
+            slopes.append(line(noisy)[0])
+        except ConfigError:  # a resample whose minimum left the sizes trained: its slope is unknown
+            continue
+    interval = percentile_interval(slopes, level) if len(slopes) >= 0.9 * n_boot and n_boot else None
+    return {"a": float(a), "k": float(k), "budgets": budgets, "N_opt": n_opt, "interval": interval}
