@@ -221,15 +221,15 @@ def _chinchilla_inputs(N, D, L):
     return N, D, L
 
 
-def fit_chinchilla(N, D, L, reduction="sum", delta=1e-3, starts=None, n_boot=0, level=0.95, seed=0):
+def fit_chinchilla(N, D, L, reduction="sum", delta=1e-3, starts=None, n_boot=0, level=0.95, seed=0, boot_starts=30):
     """Fit L = E + A/N^alpha + B/D^beta as Besiroglu et al. (2024) refit Hoffmann et al. (2022).
 
     The law in log-sum-exp form, log L ~ LSE(a - alpha log N, b - beta log D, e), with a Huber loss
     (delta) on the log residuals, summed over runs ("sum") or averaged ("mean", which with the
     same absolute tolerances stops the optimizer early), minimised by L-BFGS from every start
     (default: Hoffmann's grid of 4,500); the best is returned. With n_boot > 0 the runs are
-    resampled with replacement and refitted from the best point, for percentile intervals of the
-    parameters and of the allocation exponents a and b.
+    resampled with replacement and refitted from the boot_starts starts that ended lowest, for
+    percentile intervals of the parameters and of the allocation exponents a and b.
     """
     from scalinglab.lbfgs import minimize
     if reduction not in ("sum", "mean"):
@@ -245,9 +245,15 @@ def fit_chinchilla(N, D, L, reduction="sum", delta=1e-3, starts=None, n_boot=0, 
     best = np.nanargmin(np.where(np.isfinite(value), value, np.nan))
     fit = _chinchilla_from(theta[best], value[best], len(N), level)
     if n_boot:
+        # Each resample is refitted from the starts whose fits ended lowest on all the data. Not from the
+        # best point itself: near a minimum of this almost-L1 loss L-BFGS stalls, and intervals would shrink to it.
+        top = starts[np.argsort(np.where(np.isfinite(value), value, np.inf))[:boot_starts]]
         counts = np.random.default_rng(seed).multinomial(len(N), np.full(len(N), 1 / len(N)), size=n_boot)
-        refits, _, _ = minimize(huber_objective(*logs, counts * weights, delta), np.tile(theta[best], (n_boot, 1)))
-        samples = [_chinchilla_from(t, 0.0, len(N), level) for t in refits]
+        refits, ends, _ = minimize(huber_objective(*logs, np.repeat(counts * weights, len(top), axis=0), delta),
+                                   np.tile(top, (n_boot, 1)))
+        lowest = np.argmin(np.where(np.isfinite(ends), ends, np.inf).reshape(n_boot, len(top)), axis=1)
+        samples = [_chinchilla_from(t, 0.0, len(N), level)
+                   for t in refits.reshape(n_boot, len(top), 5)[np.arange(n_boot), lowest]]
         for name in PARAMS:
             fit.intervals[name] = percentile_interval([getattr(s, name) for s in samples], level)
         for i, name in enumerate(("a", "b")):
