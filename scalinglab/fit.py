@@ -287,10 +287,26 @@ def isoflop_parabola(N, L):
     return float(c0), float(c1), float(c2)
 
 
-def isoflop_minimum(N, L):
-    """The N at the vertex of the parabola in ln N fitted to one budget's runs (Hoffmann et al., Approach 2).
-    It must be a minimum that lies among the sizes trained; otherwise train sizes on both sides of it."""
+def near_the_best(N, L, around=None):
+    """One budget's runs within `around` sizes (by rank) of the lowest loss; all of them when around is None.
+
+    Far from the optimum an isoFLOP profile need not be a parabola: runs with too few tokens
+    flatten out near what a bigram model knows, and a parabola through them misplaces the vertex.
+    """
     N, L = _isoflop_inputs(N, L)
+    if around is None:
+        return N, L
+    order = np.argsort(N)
+    best = int(np.argmin(L[order]))
+    keep = order[max(0, best - around):best + around + 1]
+    return N[keep], L[keep]
+
+
+def isoflop_minimum(N, L, around=None):
+    """The N at the vertex of the parabola in ln N fitted to one budget's runs (Hoffmann et al., Approach 2),
+    or to those within `around` sizes of the best (near_the_best). It must be a minimum that lies among
+    the sizes fitted; otherwise train sizes on both sides of it."""
+    N, L = near_the_best(N, L, around)
     _, c1, c2 = isoflop_parabola(N, L)
     if c2 <= 0:
         raise ConfigError("the parabola through these runs opens downwards: it has no minimum. Train sizes on "
@@ -308,14 +324,15 @@ def isoflop_argmin(N, L):
     return float(N[np.argmin(L)])
 
 
-def allocation_exponent(C, N, L, n_boot=1000, level=0.95, seed=0, minimum=isoflop_minimum):
+def allocation_exponent(C, N, L, around=None, n_boot=1000, level=0.95, seed=0):
     """How the loss-minimising size grows with compute: N_opt = k C^a, fitted on log-log axes to the
-    minimum (by `minimum`) at each distinct budget in C. Runs are given one per row (C, N, L).
+    isoflop_minimum(N, L, around) of each distinct budget in C. Runs are given one per row (C, N, L).
 
     The interval comes from a parametric bootstrap: each run's loss moves by the scatter of its
-    budget's runs about their parabola, the minima are found again, and the line refitted. It
-    covers how well the parabolas pin their minima down, not a wrong functional form.
-    Returns {"a", "k", "budgets", "N_opt", "interval"}.
+    budget's fitted runs about their parabola, the minima are found again, and the line refitted.
+    It covers how well the parabolas pin their minima down, not a wrong functional form; resamples
+    whose minimum leaves the sizes fitted are dropped, and "kept" says what fraction remained.
+    Returns {"a", "k", "budgets", "N_opt", "interval", "kept"}.
     """
     C, N, L = (np.asarray(v, dtype=float).ravel() for v in (C, N, L))
     budgets = np.unique(C)
@@ -324,12 +341,13 @@ def allocation_exponent(C, N, L, n_boot=1000, level=0.95, seed=0, minimum=isoflo
     groups = [C == c for c in budgets]
     sigma = []
     for g in groups:
-        c0, c1, c2 = isoflop_parabola(N[g], L[g])
-        x = np.log(N[g])
-        sigma.append(np.sqrt(np.sum((L[g] - (c0 + c1 * x + c2 * x ** 2)) ** 2) / max(1, g.sum() - 3)))
+        n, l = near_the_best(N[g], L[g], around)
+        c0, c1, c2 = isoflop_parabola(n, l)
+        x = np.log(n)
+        sigma.append(np.sqrt(np.sum((l - (c0 + c1 * x + c2 * x ** 2)) ** 2) / max(1, len(n) - 3)))
 
     def line(losses):
-        n_opt = np.array([minimum(N[g], losses[g]) for g in groups])
+        n_opt = np.array([isoflop_minimum(N[g], losses[g], around) for g in groups])
         slope, intercept = np.polyfit(np.log(budgets), np.log(n_opt), 1)
         return slope, np.exp(intercept), n_opt
 
@@ -343,5 +361,6 @@ def allocation_exponent(C, N, L, n_boot=1000, level=0.95, seed=0, minimum=isoflo
             slopes.append(line(noisy)[0])
         except ConfigError:  # a resample whose minimum left the sizes trained: its slope is unknown
             continue
-    interval = percentile_interval(slopes, level) if len(slopes) >= 0.9 * n_boot and n_boot else None
-    return {"a": float(a), "k": float(k), "budgets": budgets, "N_opt": n_opt, "interval": interval}
+    return {"a": float(a), "k": float(k), "budgets": budgets, "N_opt": n_opt,
+            "interval": percentile_interval(slopes, level) if slopes else None,
+            "kept": len(slopes) / n_boot if n_boot else None}

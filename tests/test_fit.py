@@ -225,3 +225,11 @@ def test_allocation_exponent_recovers_the_growth_of_the_minimum():
     result = allocation_exponent(C, N, L, n_boot=200)
     low, high = result["interval"]
     assert low < 0.5 < high and high - low < 0.1 and result["a"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_isoflop_minimum_around_the_best_ignores_a_flat_far_side():
+    # runs with too few tokens flatten out: a parabola through them misplaces the vertex, one near the best does not
+    N = np.array([1e4, 2e4, 4e4, 8e4, 1.6e5, 3.2e5, 6.4e5])
+    L = np.minimum(2.0 + 0.1 * (np.log(N) - np.log(3e4)) ** 2, 2.2)
+    assert isoflop_minimum(N, L, around=1) == pytest.approx(3e4, rel=1e-9)
+    assert abs(np.log(isoflop_minimum(N, L)) - np.log(3e4)) > 0.1

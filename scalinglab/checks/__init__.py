@@ -183,6 +183,13 @@ def written_answer(min_words, must_mention=()):
 
 # ---------------------------------------------------------------- helpers for writing cases
 
+def answer_case(name, answer, kwargs, compare, points=1):
+    """A hidden case whose expected value is the answer implementation's on the same inputs (`lists` aside);
+    compare(output, expected, name) raises AssertionError when they differ."""
+    call = {k: v for k, v in kwargs.items() if k != "lists"}
+    return Case(name, (kwargs,), lambda outputs: compare(outputs[0], answer(**call), name), points=points)
+
+
 def params(result, names):
     """The named parameters a fit returned (a dict, or an object with .params such as a scalinglab Fit)."""
     p = getattr(result, "params", result)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from scalinglab.checks import Case, finite_float, relative_error
+from scalinglab.checks import answer_case, finite_float, relative_error
 from scalinglab.checks.lab03 import estimate, fluctuating, optimum_of, reached_of, tradeoff_steps
 
 
@@ -48,12 +48,6 @@ def lr_optimum_answer(lr, loss):
 
 
 # ---------------------------------------------------------------- cases: the answer computes what is expected
-
-def answer_case(name, answer, kwargs, compare, points=1):
-    """A case whose expected value is the answer implementation's on the same inputs."""
-    call = {k: v for k, v in kwargs.items() if k != "lists"}
-    return Case(name, (kwargs,), lambda outputs: compare(outputs[0], answer(**call), name), points=points)
-
 
 def same_noise(output, want, what):
     got = estimate(output)

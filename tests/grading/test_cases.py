@@ -9,13 +9,14 @@ import pytest
 
 from scalinglab import fit, synthetic
 from scalinglab.checks import collect, judge, log_rss
-from scalinglab.checks import lab00, lab01, lab02, lab03
+from scalinglab.checks import lab00, lab01, lab02, lab03, lab04
 from scalinglab.grade import graded_cases
 
 sys.path.insert(0, str(Path(__file__).parent))
 lab01_hidden = importlib.import_module("lab01_hidden")
 lab02_hidden = importlib.import_module("lab02_hidden")
 lab03_hidden = importlib.import_module("lab03_hidden")
+lab04_hidden = importlib.import_module("lab04_hidden")
 
 
 def test_lab00_stored_values():
@@ -87,6 +88,29 @@ def test_lab03_answers_agree_with_the_library():
         assert tuple(lab03_hidden.noise_scale_answer(**case).values()) == pytest.approx(tuple(noise_scale(**case)))
 
 
+def test_lab04_stored_values():
+    assert lab04_hidden.isoflop_vertex_answer(**lab04.NOISY1) == pytest.approx(lab04.NOISY1_RESULT, rel=1e-12)
+    assert lab04_hidden.isoflop_vertex_answer(**lab04.UPSIDE1) is None
+    N, D = lab04_hidden.optimal_allocation_answer(**lab04.BUDGETS2)
+    assert (N.tolist(), D.tolist()) == pytest.approx(lab04.BUDGETS2_RESULT, rel=1e-12)
+    for case, stored in ((lab04.SMALL3, lab04.SMALL3_RESULT), (lab04.LARGE3, lab04.LARGE3_RESULT),
+                         (lab04.OVERFLOW3, lab04.OVERFLOW3_RESULT)):
+        assert lab04_hidden.huber_loss_answer(**case) == pytest.approx(stored, rel=1e-12)
+    assert lab04_hidden.envelope_answer(**lab04.ENVELOPE4) == pytest.approx(lab04.ENVELOPE4_RESULT, rel=1e-12)
+
+
+def test_lab04_answers_agree_with_the_library():
+    from scalinglab.fit import ChinchillaFit, huber_objective, isoflop_minimum
+    for case in (lab04.EXACT1, lab04.NOISY1, lab04_hidden.UNSORTED_H1):
+        assert lab04_hidden.isoflop_vertex_answer(**case) == pytest.approx(isoflop_minimum(case["N"], case["L"]))
+    law = ChinchillaFit(**{k: lab04.BUDGETS2[k] for k in ("E", "A", "B", "alpha", "beta")}, objective=0)
+    assert law.compute_optimal(np.array(lab04.BUDGETS2["C"]))[0] == pytest.approx(lab04.BUDGETS2_RESULT[0])
+    for case in (lab04.SMALL3, lab04.LARGE3, lab04_hidden.MIXED_H3):
+        logs = [np.log(np.array(case[k])) for k in ("N", "D", "L")]
+        fun = huber_objective(*logs, np.ones(len(logs[0])), 1e-3)
+        assert fun(np.array([case["theta"]]), [0])[0][0] == pytest.approx(lab04_hidden.huber_loss_answer(**case))
+
+
 # the instructor's answer implementations, by lab and question
 ANSWERS = {
     1: (lab01, {"q1": lab01_hidden.fit_data_law_answer, "q2": lab01_hidden.slope_difference_answer,
@@ -95,6 +119,8 @@ ANSWERS = {
                 "q3": lab02_hidden.efficiency_factor_answer, "q4": lab02_hidden.aspect_basin_answer}),
     3: (lab03, {"q1": lab03_hidden.noise_scale_answer, "q2": lab03_hidden.steps_to_target_answer,
                 "q3": lab03_hidden.fit_batch_tradeoff_answer, "q4": lab03_hidden.lr_optimum_answer}),
+    4: (lab04, {"q1": lab04_hidden.isoflop_vertex_answer, "q2": lab04_hidden.optimal_allocation_answer,
+                "q3": lab04_hidden.huber_loss_answer, "q4": lab04_hidden.envelope_answer}),
 }
 
 
