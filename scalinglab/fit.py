@@ -199,7 +199,9 @@ def huber_objective(log_N, log_D, log_L, weights, delta):
         share = parts / total                    # d log-prediction / d (a, b, e)
         r = log_L - (top + np.log(total))
         w = weights[rows] if weights.ndim == 2 else weights
-        loss = np.where(np.abs(r) <= delta, 0.5 * r ** 2, delta * (np.abs(r) - 0.5 * delta))
+        size = np.abs(r)
+        inner = np.minimum(size, delta)
+        loss = 0.5 * inner ** 2 + delta * (size - inner)  # r^2 / 2 up to delta, then linear; never squares a huge r
         pull = -w * np.clip(r, -delta, delta)   # d loss / d log-prediction
         grad = np.stack([(pull * share[0]).sum(1), (pull * share[1]).sum(1), (pull * share[2]).sum(1),
                          -(pull * share[0] * log_N).sum(1), -(pull * share[1] * log_D).sum(1)], axis=1)

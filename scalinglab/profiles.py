@@ -53,8 +53,8 @@ PROFILES = {
                            "lab04": dict(context=64, n_layer=1, max_batch_size=8, min_steps=32, eval_tokens=8_192,
                                          lr=1e-2, lr_width=16,
                                          isoflops=[(C, (8, 12, 16, 24, 32)) for C in (2e9, 4e9, 8e9)],
-                                         predict_flops=3.2e10, predict_widths=(24,),
-                                         live=("isoflops", "predicted"))}),
+                                         predict_flops=3.2e10, predict_width=24, neighbour_widths=(16, 32),
+                                         live=("isoflops", "predicted", "neighbours", "schedules"))}),
     "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
                    model=dict(n_layer=4, d_model=128, n_head=4, context=128),
                    train=dict(tokens=2_000_000, batch_size=32),
@@ -94,14 +94,16 @@ PROFILES = {
                                        live=("noise", "schedules")),
                          # budgets 4.64e11 to 4.64e12 FLOPs (exact count), 7 widths a factor of about 2 in N
                          # apart, 3 on each side of the best (a first try centred on 20 tokens per parameter
-                         # found the best at its smallest width); the prediction at 5.4x the largest budget
+                         # found the best at its smallest width); the prediction at 5.4x the largest budget:
+                         # width 64 is the fitted law's optimum there, 96 nearest the isoFLOP line's (both
+                         # predicted from the isoFLOP runs before these were trained)
                          "lab04": dict(context=128, n_layer=2, max_batch_size=16, min_steps=256, eval_tokens=524_288,
                                        lr=4e-3, lr_width=64,
                                        isoflops=[(4.64e11, (12, 16, 24, 32, 48, 64, 96)),
                                                  (1e12, (12, 16, 24, 32, 48, 64, 96)),
                                                  (2.15e12, (16, 24, 32, 48, 64, 96, 128)),
                                                  (4.64e12, (16, 24, 32, 48, 64, 96, 128))],
-                                       predict_flops=2.5e13, predict_widths=(),
+                                       predict_flops=2.5e13, predict_width=64, neighbour_widths=(48, 96, 128),
                                        live=("predicted",))}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
@@ -140,7 +142,7 @@ PROFILES = {
                                        eval_tokens=1_048_576, lr=4e-3, lr_width=64,
                                        isoflops=[(C, (64, 96, 128, 192, 256, 384, 512)) for C in (3e13, 1e14, 3e14)]
                                        + [(1e15, (96, 128, 192, 256, 384, 512, 768))],
-                                       predict_flops=5e15, predict_widths=(256, 384, 512),
+                                       predict_flops=5e15, predict_width=384, neighbour_widths=(256, 512),
                                        live=("isoflops", "predicted"))}),
 }
 
