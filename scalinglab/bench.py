@@ -1,4 +1,4 @@
-"""python -m scalinglab bench: training throughput as ratios, not seconds.
+"""python -m scalinglab bench: training throughput as ratios, not seconds; --fit: the Chinchilla fit's speed.
 
 For models of about 0.1M, 1M and 10M non-embedding parameters (context 128, byte vocabulary,
 batch 32 x 128) it measures scalinglab's `train` against a plain PyTorch loop of the same
@@ -138,3 +138,36 @@ def main(quick=False):
           + ", ".join(f"{k} {v:.2f}" for k, v in noise_cost.items()))
     print(f"bench: noise_log_cost_max={max(noise_cost.values()):.2f} min_ratio_vs_plain={min(ratios.values()):.2f} matmul_fraction_1M={fractions['1M']:.2f} "
           f"matmul_fraction_10M={fractions['10M']:.2f} peak_mem_10M_MB={peak_mb['10M']:.0f}")
+
+
+def fit_speed(sample=100):
+    """The Chinchilla grid fit (4,500 starts) on 245 runs, batched, against scipy's L-BFGS-B one start at a time.
+
+    The runs are Hoffmann et al.'s law plus 1% noise, as many as Besiroglu et al. extracted. scipy
+    gets the same objective and its analytic gradient and runs `sample` of the starts; its time for
+    all of them is extrapolated from those.
+    """
+    import numpy as np
+    from scipy.optimize import minimize
+
+    from scalinglab.fit import HOFFMANN_GRID, ChinchillaFit, fit_chinchilla, huber_objective
+    rng = np.random.default_rng(0)
+    N, D = np.exp(rng.uniform(np.log(4e7), np.log(1.6e10), 245)), np.exp(rng.uniform(np.log(5e9), np.log(5e11), 245))
+    L = ChinchillaFit(1.69, 406.4, 410.7, 0.34, 0.28, objective=0).predict(N, D) * np.exp(rng.normal(0, 0.01, 245))
+    start = time.perf_counter()
+    fit_chinchilla(N, D, L)
+    batched = time.perf_counter() - start
+    fun = huber_objective(np.log(N), np.log(D), np.log(L), np.ones(len(N)), 1e-3)
+
+    def one(theta):
+        f, g = fun(theta[None], np.array([0]))
+        return f[0], g[0]
+    starts = HOFFMANN_GRID[rng.choice(len(HOFFMANN_GRID), sample, replace=False)]
+    start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for theta in starts:
+            minimize(one, theta, jac=True, method="L-BFGS-B")
+    looped = (time.perf_counter() - start) / sample * len(HOFFMANN_GRID)
+    print(f"Chinchilla grid fit, {len(HOFFMANN_GRID):,} starts on {len(N)} runs: {batched:.1f} s batched; scipy's "
+          f"L-BFGS-B one start at a time would take {looped:.0f} s (from {sample} starts)")
+    print(f"bench: chinchilla_fit_s={batched:.1f} loop_over_batched={looped / batched:.1f}")

@@ -116,8 +116,8 @@ def cmd_reference(args):
 
 
 def cmd_bench(args):
-    from scalinglab.bench import main
-    main(quick=args.quick)
+    from scalinglab.bench import fit_speed, main
+    fit_speed() if args.fit else main(quick=args.quick)
 
 
 def build_parser():
@@ -154,6 +154,7 @@ def build_parser():
 
     p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate")
     p.add_argument("--quick", action="store_true", help="fewer steps and one repeat (noisier)")
+    p.add_argument("--fit", action="store_true", help="instead: the Chinchilla grid fit, batched against scipy's loop")
     p.set_defaults(run=cmd_bench)
     return parser
 

@@ -36,7 +36,11 @@ def minimize(fun, x0, memory=10, max_iter=1000, gtol=1e-5, ftol=2.2e-9, max_halv
     scaling f down stops it earlier), or when its line search finds no lower point.
     Returns x (K, p), f (K,), and the iterations each problem took (K,).
     """
-    x = np.array(x0, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):  # far starts overflow; such points fail the line search
+        return _minimize(fun, np.array(x0, dtype=float), memory, max_iter, gtol, ftol, max_halvings)
+
+
+def _minimize(fun, x, memory, max_iter, gtol, ftol, max_halvings):
     K, p = x.shape
     f, g = fun(x, np.arange(K))
     S, Y, rho = np.zeros((K, memory, p)), np.zeros((K, memory, p)), np.zeros((K, memory))

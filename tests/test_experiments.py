@@ -4,7 +4,7 @@ import math
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, lab03, reference_path
+from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, lab03, lab04, reference_path
 from scalinglab.model import build, count_params, matrix_params
 from scalinglab.profiles import PROFILES
 from scalinglab.sweep import read_results
@@ -115,4 +115,30 @@ def test_lab03_measures_what_the_chapter_claims(profile):
 def test_the_cpu_lab03_reference_holds_every_run_the_lab_reads():
     for name, configs in lab03(PROFILES["cpu"]).items():
         ids = {r["run_id"] for r in read_results(reference_path("lab03", name))}
+        assert {run_id(m, t) for m, t in configs} <= ids, name
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_lab04_measures_what_the_chapter_claims(profile):
+    s, runs = PROFILES[profile].labs["lab04"], lab04(PROFILES[profile])
+    # isoFLOP: 4+ budgets over a decade or more, 6 to 8 sizes each; every run spends its own budget on a
+    # cosine schedule that ends there, in enough steps, at a learning rate that falls with width
+    budgets = sorted({t.flops for _, t in runs["isoflops"]})
+    assert len(budgets) >= 4 and budgets[-1] / budgets[0] >= 10
+    for C in budgets:
+        assert 6 <= len({m.d_model for m, t in runs["isoflops"] if t.flops == C}) <= 8
+    assert all(t.schedule == "cosine" and t.flop_count == "exact" and plan_budget(m, t)[0] >= s["min_steps"]
+               for m, t in runs["isoflops"])
+    rates = {m.d_model: t.lr for m, t in runs["isoflops"]}
+    assert [rates[d] for d in sorted(rates)] == sorted(rates.values(), reverse=True)
+    # the prediction: 4 to 10 times the largest budget, at one width and its neighbours
+    assert 4 <= s["predict_flops"] / budgets[-1] <= 10
+    for name in ("predicted", "neighbours"):
+        assert {t.flops for _, t in runs[name]} == {s["predict_flops"]}
+    assert len(runs["predicted"]) == 1 and len(runs["neighbours"]) >= 2
+
+
+def test_the_cpu_lab04_reference_holds_every_run_the_lab_reads():
+    for name, configs in lab04(PROFILES["cpu"]).items():
+        ids = {r["run_id"] for r in read_results(reference_path("lab04", name))}
         assert {run_id(m, t) for m, t in configs} <= ids, name
