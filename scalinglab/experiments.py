@@ -166,8 +166,9 @@ def lab04(profile):
 
     isoflops   at each FLOP budget (exact count), GPTs of several widths at one depth, each trained to
                the end of its own cosine schedule on the tokens that budget buys; validated once, at the end
-    predicted  the budget predict_flops (4-10x the largest isoFLOP budget) at the widths around the
-               size the isoFLOP fits predicted, trained after the prediction was made
+    predicted  the width predict_width at the budget predict_flops (4-10x the largest isoFLOP budget): the
+               size nearest the one the isoFLOP runs predict, chosen and trained after the prediction was made
+    neighbours the widths either side of it at the same budget, to locate the measured optimum
     """
     s = profile.labs["lab04"]
 
@@ -179,7 +180,8 @@ def lab04(profile):
                                   eval_tokens=s["eval_tokens"])
 
     return {"isoflops": [run(d, C) for C, widths in s["isoflops"] for d in widths],
-            "predicted": [run(d, s["predict_flops"]) for d in s["predict_widths"]]}
+            "predicted": [run(s["predict_width"], s["predict_flops"])],
+            "neighbours": [run(d, s["predict_flops"]) for d in s["neighbour_widths"]]}
 
 
 LABS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04}
