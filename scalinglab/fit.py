@@ -337,6 +337,8 @@ def allocation_exponent(C, N, L, around=None, n_boot=1000, level=0.95, seed=0):
     Returns {"a", "k", "budgets", "N_opt", "interval", "kept"}.
     """
     C, N, L = (np.asarray(v, dtype=float).ravel() for v in (C, N, L))
+    order = np.lexsort((N, C))  # the bootstrap draws its noise run by run: the same runs in any order, same draws
+    C, N, L = C[order], N[order], L[order]
     budgets = np.unique(C)
     if len(budgets) < 2:
         raise ConfigError(f"an exponent needs 2 or more budgets, got {len(budgets)}")

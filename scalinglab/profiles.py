@@ -143,7 +143,7 @@ PROFILES = {
                                        isoflops=[(C, (64, 96, 128, 192, 256, 384, 512)) for C in (3e13, 1e14, 3e14)]
                                        + [(1e15, (96, 128, 192, 256, 384, 512, 768))],
                                        predict_flops=5e15, predict_width=384, neighbour_widths=(256, 512),
-                                       live=("isoflops", "predicted"))}),
+                                       live=("isoflops", "predicted", "neighbours", "schedules"))}),
 }
 
 

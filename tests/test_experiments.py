@@ -142,3 +142,10 @@ def test_the_cpu_lab04_reference_holds_every_run_the_lab_reads():
     for name, configs in lab04(PROFILES["cpu"]).items():
         ids = {r["run_id"] for r in read_results(reference_path("lab04", name))}
         assert {run_id(m, t) for m, t in configs} <= ids, name
+
+
+@pytest.mark.parametrize("profile", ["smoke", "gpu"])
+def test_lab04_trains_what_no_reference_holds(profile):
+    # only the cpu profile has reference runs: under the others the lab trains every experiment it reads
+    s = PROFILES[profile].labs["lab04"]
+    assert set(lab04(PROFILES[profile])) | {"schedules"} <= set(s["live"])
