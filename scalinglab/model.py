@@ -33,6 +33,11 @@ class GPTConfig:
         if self.parameterization not in PARAMETERIZATIONS:
             raise ConfigError(f"unknown parameterization {self.parameterization!r}: "
                               f"choose one of {sorted(PARAMETERIZATIONS)}")
+        if self.parameterization == "mup" and self.base_width is None:
+            raise ConfigError("muP needs base_width, the width its hyperparameters are tuned at: "
+                              "GPTConfig(parameterization='mup', base_width=...)")
+        if self.base_width is not None:
+            self.base_width = positive_int(self.base_width, "GPTConfig.base_width")
         if self.parameterization == "sp" and self.base_width is not None:
             raise ConfigError("base_width belongs to a width-aware parameterization such as muP; "
                               "the standard parameterization ('sp') has none: leave it unset")
@@ -80,7 +85,41 @@ class StandardParam:
         return 1.0
 
 
-PARAMETERIZATIONS = {"sp": StandardParam}
+class MuParam(StandardParam):
+    """Maximal update parameterization (muP) for Adam, Yang et al. (2022), Table 3, in the form with
+    multipliers of their Table 8 and of microsoft/mup.
+
+    With m = d_model / base_width, relative to SP at the base width:
+      hidden, residual  init std / sqrt(m) (variance 1 / fan_in), Adam learning rate / m
+      output            logits multiplied by 1 / m (init and learning rate as in SP)
+      attention         logits scaled by 1 / d_head, not 1 / sqrt(d_head): as sqrt(d_head0) / d_head,
+                        with d_head0 = d_head / m the head size at the base width (heads fixed, as
+                        Yang et al. widen a model)
+      embedding, gain   as in SP
+    At d_model == base_width every factor is 1: the model and its training step are SP's.
+    """
+    name = "mup"
+
+    def __init__(self, config: GPTConfig):
+        super().__init__(config)
+        self.m = config.d_model / config.base_width  # GPTConfig makes sure muP has a base_width
+
+    def init_std(self, kind):
+        std = super().init_std(kind)
+        return std / math.sqrt(self.m) if kind in ("hidden", "residual") else std
+
+    def attn_scale(self):
+        d_head = self.config.d_head
+        return math.sqrt(d_head / self.m) / d_head
+
+    def output_mult(self):
+        return 1 / self.m
+
+    def lr_mult(self, kind):
+        return 1 / self.m if kind in ("hidden", "residual") else 1.0
+
+
+PARAMETERIZATIONS = {"sp": StandardParam, "mup": MuParam}
 
 
 class CausalSelfAttention(nn.Module):

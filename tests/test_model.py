@@ -65,7 +65,7 @@ def test_init_and_lr_come_from_the_parameterization():
     assert abs(model.blocks[0].attn.qkv.weight.std().item() - 0.5) < 0.02
     assert abs(model.blocks[1].mlp.down.weight.std().item() - 0.5 / 2) < 0.02  # 0.5 / sqrt(2 n_layer)
     assert (model.ln_f.weight == 1).all()
-    from scalinglab.train import TrainConfig, make_optimizer
+    from scalinglab.train import make_optimizer
     groups = make_optimizer(model, TrainConfig(tokens=1), "cpu").param_groups
     assert sorted(g["lr_mult"] for g in groups) == [1.0, 1.0, 1.0, 1.0, 3.0]
 
@@ -142,3 +142,41 @@ def test_model_configs_are_built_by_family():
         model_config("lstm", n_head=2)
     with pytest.raises(ConfigError, match="LSTMConfig.d_model must be a positive whole number"):
         LSTMConfig(d_model=0)
+
+
+def test_mup_needs_a_base_width():
+    with pytest.raises(ConfigError, match="base_width"):
+        GPTConfig(parameterization="mup")
+
+
+def test_mup_at_its_base_width_is_sp_in_model_and_training_step():
+    from scalinglab.train import make_optimizer
+    shape = dict(n_layer=2, d_model=32, n_head=2, context=16)
+    models = []
+    for fields in ({}, {"parameterization": "mup", "base_width": 32}):
+        torch.manual_seed(0)
+        models.append(GPT(GPTConfig(**shape, **fields)))
+    x = torch.randint(0, 256, (4, 17))
+    for model in models:
+        opt = make_optimizer(model, TrainConfig(tokens=64, lr=1e-2), "cpu")
+        for group in opt.param_groups:
+            group["lr"] = 1e-2 * group["lr_mult"]
+        _, loss = model(x[:, :-1], x[:, 1:])
+        loss.backward()
+        opt.step()
+    for (name, a), (_, b) in zip(models[0].named_parameters(), models[1].named_parameters()):
+        assert torch.equal(a, b), name
+
+
+def test_mup_scales_init_learning_rates_and_multipliers_with_the_width():
+    base, wide = (GPT(GPTConfig(n_layer=2, d_model=d, n_head=2, parameterization="mup", base_width=32))
+                  for d in (32, 128))
+    m = 4
+    assert wide.param.lr_mult("hidden") == wide.param.lr_mult("residual") == 1 / m
+    assert wide.param.lr_mult("embedding") == wide.param.lr_mult("output") == 1.0
+    assert wide.param.output_mult() == 1 / m
+    assert wide.param.init_std("hidden") == pytest.approx(base.param.init_std("hidden") / m ** 0.5)
+    assert wide.param.init_std("embedding") == base.param.init_std("embedding")
+    # heads fixed at 2: d_head grows 16 -> 64, and the attention scale falls as 1 / d_head, from SP's at the base
+    assert base.param.attn_scale() == pytest.approx(1 / 16 ** 0.5)
+    assert wide.param.attn_scale() == pytest.approx(base.param.attn_scale() * 16 / 64)
