@@ -108,14 +108,15 @@ def lab02(profile):
     return {"sizes": sizes, "aspect": aspect, "aspect_lr": aspect_lr, "families": families, "optimizers": optimizers}
 
 
-def lr_width(s, **model):
+def lr_width(s, seed=0, **model):
     """Learning rate x width: GPTs of each width in s["lr_widths"] at every lr in s["lr_grid"], on one budget.
 
     The parameterization is in `model` (the standard one by default): the muP chapter runs the same
     grid with muP, so that the two halves differ in nothing else.
     """
     return [(gpt(s["n_layer"], d, context=s["context"], **model),
-             TrainConfig(tokens=s["lr_tokens"], batch_size=s["lr_batch_size"], lr=lr, eval_tokens=s["eval_tokens"]))
+             TrainConfig(tokens=s["lr_tokens"], batch_size=s["lr_batch_size"], lr=lr, eval_tokens=s["eval_tokens"],
+                         seed=seed))
             for d in s["lr_widths"] for lr in s["lr_grid"]]
 
 
@@ -184,7 +185,20 @@ def lab04(profile):
             "neighbours": [run(d, s["predict_flops"]) for d in s["neighbour_widths"]]}
 
 
-LABS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04}
+def lab05(profile):
+    """muP: Lab 3's learning-rate x width grid (lr_width) under muP, tuned at its smallest width.
+
+    mup_lr_width  the grid under muP, base_width the smallest width, at seed 0 and each of s["more_seeds"]
+    sp_lr_width   the same grid under SP at s["more_seeds"]: its seed 0 is Lab 3's lr_width, not run twice
+    One seed per point could not locate Lab 3's optima (they moved by up to 2x from seed to seed).
+    """
+    grid, s = profile.labs["lab03"], profile.labs["lab05"]
+    mup = {"parameterization": "mup", "base_width": min(grid["lr_widths"])}
+    return {"mup_lr_width": [run for seed in (0, *s["more_seeds"]) for run in lr_width(grid, seed, **mup)],
+            "sp_lr_width": [run for seed in s["more_seeds"] for run in lr_width(grid, seed)]}
+
+
+LABS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04, "lab05": lab05}
 
 
 def experiments(lab, profile):

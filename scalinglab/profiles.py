@@ -54,7 +54,8 @@ PROFILES = {
                                          lr=1e-2, lr_width=16,
                                          isoflops=[(C, (8, 12, 16, 24, 32)) for C in (2e9, 4e9, 8e9)],
                                          predict_flops=3.2e10, predict_width=24, neighbour_widths=(16, 32),
-                                         live=("isoflops", "predicted", "neighbours", "schedules"))}),
+                                         live=("isoflops", "predicted", "neighbours", "schedules")),
+                           "lab05": dict(more_seeds=(1,))}),
     "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
                    model=dict(n_layer=4, d_model=128, n_head=4, context=128),
                    train=dict(tokens=2_000_000, batch_size=32),
@@ -104,7 +105,9 @@ PROFILES = {
                                                  (2.15e12, (16, 24, 32, 48, 64, 96, 128)),
                                                  (4.64e12, (16, 24, 32, 48, 64, 96, 128))],
                                        predict_flops=2.5e13, predict_width=64, neighbour_widths=(48, 96, 128),
-                                       live=("predicted",))}),
+                                       live=("predicted",)),
+                         # muP: Lab 3's lr x width grid (4 widths, 8 rates) under muP at 3 seeds, and SP at 2 more
+                         "lab05": dict(more_seeds=(1, 2))}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
                    train=dict(tokens=100_000_000, batch_size=64),
@@ -143,7 +146,8 @@ PROFILES = {
                                        isoflops=[(C, (64, 96, 128, 192, 256, 384, 512)) for C in (3e13, 1e14, 3e14)]
                                        + [(1e15, (96, 128, 192, 256, 384, 512, 768))],
                                        predict_flops=5e15, predict_width=384, neighbour_widths=(256, 512),
-                                       live=("isoflops", "predicted", "neighbours", "schedules"))}),
+                                       live=("isoflops", "predicted", "neighbours", "schedules")),
+                         "lab05": dict(more_seeds=(1, 2))}),
 }
 
 

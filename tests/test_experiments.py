@@ -4,7 +4,7 @@ import math
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, lab03, lab04, reference_path
+from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, lab03, lab04, lab05, reference_path
 from scalinglab.model import build, count_params, matrix_params
 from scalinglab.profiles import PROFILES
 from scalinglab.sweep import read_results
@@ -149,3 +149,18 @@ def test_lab04_trains_what_no_reference_holds(profile):
     # only the cpu profile has reference runs: under the others the lab trains every experiment it reads
     s = PROFILES[profile].labs["lab04"]
     assert set(lab04(PROFILES[profile])) | {"schedules"} <= set(s["live"])
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_lab05_runs_lab03s_grid_under_mup_with_more_seeds(profile):
+    grid, runs = PROFILES[profile].labs["lab03"], lab05(PROFILES[profile])
+    widths = sorted({m.d_model for m, _ in runs["mup_lr_width"]})
+    assert len(widths) >= 4 and widths[-1] / widths[0] >= 8 and len(grid["lr_grid"]) >= 8
+    assert {(m.parameterization, m.base_width) for m, _ in runs["mup_lr_width"]} == {("mup", widths[0])}
+    seeds = sorted({t.seed for _, t in runs["mup_lr_width"]})
+    assert len(seeds) >= 3 and sorted({t.seed for _, t in runs["sp_lr_width"]}) == seeds[1:]
+    # the SP half differs from the muP half in the parameterization only, and its seed 0 is Lab 3's sweep
+    sp_all = lab03(PROFILES[profile])["lr_width"] + runs["sp_lr_width"]
+    as_sp = [(m.__class__(**{**m.__dict__, "parameterization": "sp", "base_width": None}), t)
+             for m, t in runs["mup_lr_width"]]
+    assert sorted(run_id(m, t) for m, t in as_sp) == sorted(run_id(m, t) for m, t in sp_all)
