@@ -4,8 +4,13 @@ import os
 
 def write_atomic(path, data: bytes):
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # an interrupt (Ctrl-C) mid-write leaves the old version and no stray temporary file
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
