@@ -79,9 +79,10 @@ def test_lab02_measures_what_the_chapter_claims(profile):
             assert plan_budget(model, train)[0] >= s["min_steps"], (name, model, train)
 
 
-def test_the_cpu_lab02_reference_holds_every_run_the_lab_reads():
-    for name, configs in lab02(PROFILES["cpu"]).items():
-        ids = {r["run_id"] for r in read_results(reference_path("lab02", name))}
+@pytest.mark.parametrize("lab", ["lab02", "lab03", "lab04"])
+def test_the_cpu_reference_holds_every_run_the_lab_reads(lab):
+    for name, configs in experiments(lab, PROFILES["cpu"]).items():
+        ids = {r["run_id"] for r in read_results(reference_path(lab, name))}
         assert {run_id(m, t) for m, t in configs} <= ids, name
 
 
@@ -112,12 +113,6 @@ def test_lab03_measures_what_the_chapter_claims(profile):
     assert len({branch_key(m, t) for m, t in wsd}) == 1 and None not in {branch_key(m, t) for m, t in wsd}
 
 
-def test_the_cpu_lab03_reference_holds_every_run_the_lab_reads():
-    for name, configs in lab03(PROFILES["cpu"]).items():
-        ids = {r["run_id"] for r in read_results(reference_path("lab03", name))}
-        assert {run_id(m, t) for m, t in configs} <= ids, name
-
-
 @pytest.mark.parametrize("profile", ["cpu", "gpu"])
 def test_lab04_measures_what_the_chapter_claims(profile):
     s, runs = PROFILES[profile].labs["lab04"], lab04(PROFILES[profile])
@@ -136,12 +131,6 @@ def test_lab04_measures_what_the_chapter_claims(profile):
     for name in ("predicted", "neighbours"):
         assert {t.flops for _, t in runs[name]} == {s["predict_flops"]}
     assert len(runs["predicted"]) == 1 and len(runs["neighbours"]) >= 2
-
-
-def test_the_cpu_lab04_reference_holds_every_run_the_lab_reads():
-    for name, configs in lab04(PROFILES["cpu"]).items():
-        ids = {r["run_id"] for r in read_results(reference_path("lab04", name))}
-        assert {run_id(m, t) for m, t in configs} <= ids, name
 
 
 @pytest.mark.parametrize("profile", ["smoke", "gpu"])
