@@ -188,12 +188,15 @@ def lab04(profile):
 def lab05(profile):
     """muP: Lab 3's learning-rate x width grid (lr_width) under muP, tuned at its smallest width.
 
-    mup_lr_width  the grid under muP, base_width the smallest width, at seed 0 and each of s["more_seeds"]
+    mup_lr_width  the grid under muP, base_width the smallest width, at seed 0 and each of s["more_seeds"];
+                  heads of 16 channels at every width, so muP's attention scale is SP's (MuParam.attn_scale)
     sp_lr_width   the same grid under SP at s["more_seeds"]: its seed 0 is Lab 3's lr_width, not run twice
     One seed per point could not locate Lab 3's optima (they moved by up to 2x from seed to seed).
     """
     grid, s = profile.labs["lab03"], profile.labs["lab05"]
-    mup = {"parameterization": "mup", "base_width": min(grid["lr_widths"])}
+    base = min(grid["lr_widths"])
+    # gpt() adds heads of 16 channels as it widens, so the base model has fewer heads than the others
+    mup = {"parameterization": "mup", "base_width": base, "base_n_head": gpt(1, base).n_head}
     return {"mup_lr_width": [run for seed in (0, *s["more_seeds"]) for run in lr_width(grid, seed, **mup)],
             "sp_lr_width": [run for seed in s["more_seeds"] for run in lr_width(grid, seed)]}
 

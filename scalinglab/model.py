@@ -23,6 +23,7 @@ class GPTConfig:
     vocab_size: int = 256       # byte tokens
     parameterization: str = "sp"
     base_width: int | None = None  # the width a muP model is tuned at (sp has none: leave it None)
+    base_n_head: int | None = None  # heads of the muP base model; None: as many as this one (heads widen)
 
     def __post_init__(self):
         for name in ("n_layer", "d_model", "n_head", "context", "vocab_size"):
@@ -38,6 +39,14 @@ class GPTConfig:
                               "GPTConfig(parameterization='mup', base_width=...)")
         if self.base_width is not None:
             self.base_width = positive_int(self.base_width, "GPTConfig.base_width")
+        if self.base_n_head is not None:
+            self.base_n_head = positive_int(self.base_n_head, "GPTConfig.base_n_head")
+            if self.base_width is None or self.base_width % self.base_n_head:
+                raise ConfigError(f"base_n_head={self.base_n_head} must divide base_width={self.base_width}: "
+                                  "it is the number of heads of the muP base model, of width base_width")
+        if self.d_model == self.base_width and self.base_n_head not in (None, self.n_head):
+            raise ConfigError(f"at its base width a muP model is its base model, so base_n_head={self.base_n_head} "
+                              f"must equal n_head={self.n_head} (or be left unset)")
         if self.parameterization == "sp" and self.base_width is not None:
             raise ConfigError("base_width belongs to a width-aware parameterization such as muP; "
                               "the standard parameterization ('sp') has none: leave it unset")
@@ -93,8 +102,9 @@ class MuParam(StandardParam):
       hidden, residual  init std / sqrt(m) (variance 1 / fan_in), Adam learning rate / m
       output            logits multiplied by 1 / m (init and learning rate as in SP)
       attention         logits scaled by 1 / d_head, not 1 / sqrt(d_head): as sqrt(d_head0) / d_head,
-                        with d_head0 = d_head / m the head size at the base width (heads fixed, as
-                        Yang et al. widen a model)
+                        with d_head0 = base_width / base_n_head the head size of the base model. By
+                        default the heads are fixed and widen (Yang et al.); where the model adds heads
+                        of a fixed size instead (the labs' GPTs), d_head0 = d_head and the scale is SP's
       embedding, gain   as in SP
     At d_model == base_width every factor is 1: the model and its training step are SP's.
     """
@@ -109,8 +119,8 @@ class MuParam(StandardParam):
         return std / math.sqrt(self.m) if kind in ("hidden", "residual") else std
 
     def attn_scale(self):
-        d_head = self.config.d_head
-        return math.sqrt(d_head / self.m) / d_head
+        c = self.config
+        return math.sqrt(c.base_width / (c.base_n_head or c.n_head)) / c.d_head
 
     def output_mult(self):
         return 1 / self.m

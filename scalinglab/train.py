@@ -143,13 +143,13 @@ class RunResult:
 
 # Fields added after reference results were published, with their defaults: they enter a run's
 # identity only when set to something else, so every earlier run keeps its id.
-LATER_FIELDS = {"optimizer": "adamw", "micro_batches": 1}
+LATER_FIELDS = {"model": {"base_n_head": None}, "train": {"optimizer": "adamw", "micro_batches": 1}}
 
 
 def run_id(model_config, train_config: TrainConfig):
     """A run's identity: a hash of its full configuration (what sweeps use to skip finished runs)."""
-    train = {k: v for k, v in asdict(train_config).items() if LATER_FIELDS.get(k, object()) != v}
-    identity = {"model": asdict(model_config), "train": train}
+    identity = {part: {k: v for k, v in asdict(config).items() if LATER_FIELDS[part].get(k, object()) != v}
+                for part, config in (("model", model_config), ("train", train_config))}
     if train_config.corpus in GENERATED_VERSIONS:
         identity["corpus_version"] = GENERATED_VERSIONS[train_config.corpus]
     blob = json.dumps(identity, sort_keys=True)

@@ -5,7 +5,7 @@ import pytest
 
 from scalinglab.errors import ConfigError
 from scalinglab.experiments import batch_size_for, experiments, lab01, lab02, lab03, lab04, lab05, reference_path
-from scalinglab.model import build, count_params, matrix_params
+from scalinglab.model import PARAMETERIZATIONS, build, count_params, matrix_params
 from scalinglab.profiles import PROFILES
 from scalinglab.sweep import read_results
 from scalinglab.train import branch_key, plan_budget, run_id
@@ -146,10 +146,13 @@ def test_lab05_runs_lab03s_grid_under_mup_with_more_seeds(profile):
     widths = sorted({m.d_model for m, _ in runs["mup_lr_width"]})
     assert len(widths) >= 4 and widths[-1] / widths[0] >= 8 and len(grid["lr_grid"]) >= 8
     assert {(m.parameterization, m.base_width) for m, _ in runs["mup_lr_width"]} == {("mup", widths[0])}
+    assert {m.d_head for m, _ in runs["mup_lr_width"]} == {16}  # so muP's attention scale is SP's
+    assert {PARAMETERIZATIONS["mup"](m).attn_scale() for m, _ in runs["mup_lr_width"]} == {16 ** -0.5}
     seeds = sorted({t.seed for _, t in runs["mup_lr_width"]})
     assert len(seeds) >= 3 and sorted({t.seed for _, t in runs["sp_lr_width"]}) == seeds[1:]
     # the SP half differs from the muP half in the parameterization only, and its seed 0 is Lab 3's sweep
     sp_all = lab03(PROFILES[profile])["lr_width"] + runs["sp_lr_width"]
-    as_sp = [(m.__class__(**{**m.__dict__, "parameterization": "sp", "base_width": None}), t)
+    as_sp = [(m.__class__(**{**m.__dict__, "parameterization": "sp", "base_width": None,
+                                       "base_n_head": None}), t)
              for m, t in runs["mup_lr_width"]]
     assert sorted(run_id(m, t) for m, t in as_sp) == sorted(run_id(m, t) for m, t in sp_all)

@@ -180,3 +180,19 @@ def test_mup_scales_init_learning_rates_and_multipliers_with_the_width():
     # heads fixed at 2: d_head grows 16 -> 64, and the attention scale falls as 1 / d_head, from SP's at the base
     assert base.param.attn_scale() == pytest.approx(1 / 16 ** 0.5)
     assert wide.param.attn_scale() == pytest.approx(base.param.attn_scale() * 16 / 64)
+
+
+def test_mup_with_heads_of_a_fixed_size_keeps_sps_attention_scale():
+    # the labs' GPTs add 16-channel heads as they widen: d_head never changes, so neither does 1 / d_head's effect
+    wide = GPT(GPTConfig(n_layer=1, d_model=128, n_head=8, parameterization="mup", base_width=32, base_n_head=2))
+    assert wide.param.attn_scale() == pytest.approx(1 / 16 ** 0.5)
+    assert wide.param.output_mult() == 1 / 4
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"d_model": 64, "base_width": 32, "base_n_head": 3}, "must divide base_width"),
+    ({"d_model": 32, "base_width": 32, "base_n_head": 1}, "must equal n_head"),
+])
+def test_bad_base_n_head_is_refused(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        GPTConfig(n_layer=1, n_head=2, parameterization="mup", **fields)
