@@ -185,20 +185,32 @@ def lab04(profile):
             "neighbours": [run(d, s["predict_flops"]) for d in s["neighbour_widths"]]}
 
 
+def mup_fields(grid):
+    """muP for the GPTs of an lr_width grid, tuned at its smallest width. gpt() adds heads of 16 channels as
+    it widens, so the base model has fewer heads than the others and d_head never changes."""
+    base = min(grid["lr_widths"])
+    return {"parameterization": "mup", "base_width": base, "base_n_head": gpt(1, base).n_head}
+
+
+def coord_models(profile):
+    """The models of the coordinate check: the lr_width grid's widths, under SP and under muP."""
+    grid = profile.labs["lab03"]
+    return {name: [gpt(grid["n_layer"], d, context=grid["context"], **fields) for d in grid["lr_widths"]]
+            for name, fields in (("sp", {}), ("mup", mup_fields(grid)))}
+
+
 def lab05(profile):
     """muP: Lab 3's learning-rate x width grid (lr_width) under muP, tuned at its smallest width.
 
-    mup_lr_width  the grid under muP, base_width the smallest width, at seed 0 and each of s["more_seeds"];
-                  heads of 16 channels at every width, so muP's attention scale is SP's (MuParam.attn_scale)
+    mup_lr_width  the grid under muP (mup_fields) at seed 0 and each of s["more_seeds"]
     sp_lr_width   the same grid under SP at s["more_seeds"]: its seed 0 is Lab 3's lr_width, not run twice
     One seed per point could not locate Lab 3's optima (they moved by up to 2x from seed to seed).
     """
     grid, s = profile.labs["lab03"], profile.labs["lab05"]
-    base = min(grid["lr_widths"])
-    # gpt() adds heads of 16 channels as it widens, so the base model has fewer heads than the others
-    mup = {"parameterization": "mup", "base_width": base, "base_n_head": gpt(1, base).n_head}
-    return {"mup_lr_width": [run for seed in (0, *s["more_seeds"]) for run in lr_width(grid, seed, **mup)],
-            "sp_lr_width": [run for seed in s["more_seeds"] for run in lr_width(grid, seed)]}
+    runs = {"mup_lr_width": [run for seed in (0, *s["more_seeds"]) for run in lr_width(grid, seed, **mup_fields(grid))]}
+    if s["more_seeds"]:  # smoke has none, to stay fast
+        runs["sp_lr_width"] = [run for seed in s["more_seeds"] for run in lr_width(grid, seed)]
+    return runs
 
 
 LABS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04, "lab05": lab05}

@@ -55,7 +55,8 @@ PROFILES = {
                                          isoflops=[(C, (8, 12, 16, 24, 32)) for C in (2e9, 4e9, 8e9)],
                                          predict_flops=3.2e10, predict_width=24, neighbour_widths=(16, 32),
                                          live=("isoflops", "predicted", "neighbours", "schedules")),
-                           "lab05": dict(more_seeds=(1,))}),
+                           "lab05": dict(more_seeds=(), coord_steps=5, coord_lr=1e-2, coord_batch_size=4,
+                                         live=("lr_width", "mup_lr_width", "sp_lr_width"))}),
     "cpu": Profile("cpu", "a lab's experiments in <= 20 min on 2 CPU cores (laptops)",
                    model=dict(n_layer=4, d_model=128, n_head=4, context=128),
                    train=dict(tokens=2_000_000, batch_size=32),
@@ -106,8 +107,10 @@ PROFILES = {
                                                  (4.64e12, (16, 24, 32, 48, 64, 96, 128))],
                                        predict_flops=2.5e13, predict_width=64, neighbour_widths=(48, 96, 128),
                                        live=("predicted",)),
-                         # muP: Lab 3's lr x width grid (4 widths, 8 rates) under muP at 3 seeds, and SP at 2 more
-                         "lab05": dict(more_seeds=(1, 2))}),
+                         # muP: Lab 3's lr x width grid (4 widths, 8 rates) under muP at 3 seeds, and SP at 2 more;
+                         # the coordinate check at Lab 3's widths, 8 Adam steps at about muP's best rate
+                         "lab05": dict(more_seeds=(1, 2), coord_steps=8, coord_lr=1e-2, coord_batch_size=16,
+                                       live=())}),
     "gpu": Profile("gpu", "a lab in <= 30 min on one GPU",
                    model=dict(n_layer=6, d_model=384, n_head=6, context=256),
                    train=dict(tokens=100_000_000, batch_size=64),
@@ -147,7 +150,8 @@ PROFILES = {
                                        + [(1e15, (96, 128, 192, 256, 384, 512, 768))],
                                        predict_flops=5e15, predict_width=384, neighbour_widths=(256, 512),
                                        live=("isoflops", "predicted", "neighbours", "schedules")),
-                         "lab05": dict(more_seeds=(1, 2))}),
+                         "lab05": dict(more_seeds=(1, 2), coord_steps=8, coord_lr=1e-2, coord_batch_size=32,
+                                       live=("lr_width", "mup_lr_width", "sp_lr_width"))}),
 }
 
 

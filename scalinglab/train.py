@@ -196,7 +196,7 @@ def make_optimizer(model, config: TrainConfig, device):
     groups = {}
     for _, p, kind in model.param_kinds():
         groups.setdefault(kind, []).append(p)
-    param_groups = [{"params": ps, "lr_mult": model.param.lr_mult(kind),
+    param_groups = [{"params": ps, "kind": kind, "lr_mult": model.param.lr_mult(kind),
                      "weight_decay": 0.0 if kind in ("gain", "bias") else config.weight_decay}
                     for kind, ps in groups.items()]
     if config.optimizer == "sgd":

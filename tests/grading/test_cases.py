@@ -9,7 +9,7 @@ import pytest
 
 from scalinglab import fit, synthetic
 from scalinglab.checks import collect, judge, log_rss
-from scalinglab.checks import lab00, lab01, lab02, lab03, lab04
+from scalinglab.checks import lab00, lab01, lab02, lab03, lab04, lab05
 from scalinglab.grade import graded_cases
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -17,6 +17,7 @@ lab01_hidden = importlib.import_module("lab01_hidden")
 lab02_hidden = importlib.import_module("lab02_hidden")
 lab03_hidden = importlib.import_module("lab03_hidden")
 lab04_hidden = importlib.import_module("lab04_hidden")
+lab05_hidden = importlib.import_module("lab05_hidden")
 
 
 def test_lab00_stored_values():
@@ -111,6 +112,30 @@ def test_lab04_answers_agree_with_the_library():
         assert fun(np.array([case["theta"]]), [0])[0][0] == pytest.approx(lab04_hidden.huber_loss_answer(**case))
 
 
+def test_lab05_stored_values():
+    noisy = lab05.NOISY2
+    assert lab05_hidden.coord_slopes_answer(noisy["widths"], noisy["checks"], step=noisy["step"]) == pytest.approx(
+        lab05.NOISY2_RESULT, rel=1e-12)
+    for m, stored in ((1.0, lab05.BASE1), (4.0, lab05.WIDER1), (0.5, lab05.NARROWER1)):
+        assert lab05_hidden.mup_factors_answer(m) == pytest.approx(stored, rel=1e-12)
+
+
+def test_lab05_answers_agree_with_the_library():
+    from scalinglab.coord import LAYERS, width_slopes
+    from scalinglab.model import GPTConfig, MuParam
+    assert LAYERS == lab05.LAYERS
+    for case in (lab05.POWER2, lab05.NOISY2, lab05_hidden.UNSORTED_H2):
+        step = case.get("step", -1)
+        assert lab05_hidden.coord_slopes_answer(case["widths"], case["checks"], step) == pytest.approx(
+            width_slopes(case["widths"], case["checks"], step))
+    base, wide = (MuParam(GPTConfig(d_model=d, n_head=2, parameterization="mup", base_width=32)) for d in (32, 256))
+    factors = lab05_hidden.mup_factors_answer(8)
+    assert wide.init_std("hidden") / base.init_std("hidden") == pytest.approx(factors["hidden_init_std"])
+    assert wide.init_std("embedding") / base.init_std("embedding") == pytest.approx(factors["embedding_init_std"])
+    assert (wide.lr_mult("hidden"), wide.output_mult(), wide.lr_mult("embedding")) == pytest.approx(
+        (factors["hidden_lr"], factors["output_mult"], factors["embedding_lr"]))
+
+
 # the instructor's answer implementations, by lab and question
 ANSWERS = {
     1: (lab01, {"q1": lab01_hidden.fit_data_law_answer, "q2": lab01_hidden.slope_difference_answer,
@@ -121,6 +146,8 @@ ANSWERS = {
                 "q3": lab03_hidden.fit_batch_tradeoff_answer, "q4": lab03_hidden.lr_optimum_answer}),
     4: (lab04, {"q1": lab04_hidden.isoflop_vertex_answer, "q2": lab04_hidden.optimal_allocation_answer,
                 "q3": lab04_hidden.huber_loss_answer, "q4": lab04_hidden.envelope_answer}),
+    5: (lab05, {"q1": lab05_hidden.mup_factors_answer, "q2": lab05_hidden.coord_slopes_answer,
+                "q3": lab05_hidden.lr_optima_answer, "q4": lab05_hidden.transfer_gap_answer}),
 }
 
 
