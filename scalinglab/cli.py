@@ -10,7 +10,7 @@ import sys
 import types
 from dataclasses import MISSING, fields
 
-from scalinglab.errors import ConfigError
+from scalinglab.errors import ConfigError, SweepError
 from scalinglab.model import GPTConfig
 from scalinglab.profiles import PROFILES, get_profile
 from scalinglab.train import TrainConfig
@@ -93,7 +93,7 @@ def cmd_sweep(args):
     command = f"SCALINGLAB_PROFILE={get_profile().name} python -m scalinglab sweep {shlex.quote(args.spec)}"
     print(f"sweep {args.spec}: {len(configs)} runs -> {results}", file=sys.stderr)
     try:
-        run_sweep(configs, results, command=command, progress=not args.quiet)
+        run_sweep(configs, results, command=command, progress=not args.quiet, **_where(args))
     except KeyboardInterrupt:
         sys.exit(f"\ninterrupted: finished runs are saved in {results}; run the same command to resume")
     print(f"{len(configs)} runs in {results}")
@@ -110,9 +110,23 @@ def cmd_reference(args):
         path = reference_path(args.lab, name)
         print(f"{args.lab} {name}: {len(configs)} runs -> {path}", file=sys.stderr)
         try:
-            run_sweep(configs, str(path), command=command, progress=not args.quiet, profile=profile.name)
+            run_sweep(configs, str(path), command=command, progress=not args.quiet, profile=profile.name,
+                      **_where(args))
         except KeyboardInterrupt:
             sys.exit(f"\ninterrupted: finished runs are saved in {path}; run the same command to resume")
+
+
+def _where(args):
+    return {"workers": args.workers, "backend": args.backend, "address": args.address}
+
+
+def _add_where(p):
+    g = p.add_argument_group("where the runs train (results are the same wherever)")
+    g.add_argument("--workers", type=_number(int), metavar="N",
+                   help="runs at once (default: 1 locally; with ray, as many as the cluster's GPUs, else its CPUs)")
+    g.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: processes on this machine; ray: Ray tasks (pip install 'scalinglab[ray]')")
+    g.add_argument("--address", help="with --backend ray: the cluster's HOST:PORT (default: start one here)")
 
 
 def cmd_bench(args):
@@ -141,6 +155,7 @@ def build_parser():
     p.add_argument("spec", help="YAML or JSON sweep spec")
     p.add_argument("--results", help="results file (default: the spec's 'results', or SPEC with .jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_where(p)
     p.set_defaults(run=cmd_sweep)
 
     p = commands.add_parser("reference", help="(re)make a lab's reference results in data/reference (resumable)",
@@ -150,6 +165,7 @@ def build_parser():
     p.add_argument("--profile", choices=sorted(PROFILES), help="compute profile (default: $SCALINGLAB_PROFILE or auto)")
     p.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="run only these experiments")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_where(p)
     p.set_defaults(run=cmd_reference)
 
     p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate")
@@ -163,5 +179,5 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except ConfigError as e:
+    except (ConfigError, SweepError) as e:
         sys.exit(f"error: {e}")

@@ -11,3 +11,7 @@ def positive_int(value, what):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value).is_integer() or value <= 0:
         raise ConfigError(f"{what} must be a positive whole number, got {value!r}")
     return int(value)
+
+
+class SweepError(RuntimeError):
+    """Runs of a sweep failed after their retries: the message says how many, why, and where the rest are."""

@@ -2,24 +2,27 @@
 
 A sweep is resumable: running it again skips every run whose id is already in the file. Each
 result is written by replacing the whole file atomically (temporary file, fsync, rename), so an
-interrupt, a crash or kill -9 loses at most the run in progress and never leaves a torn line.
+interrupt, a crash or kill -9 loses at most the runs in progress and never leaves a torn line.
+Runs can train in parallel (scalinglab.workers); this process alone writes the file.
 """
+import contextlib
 import datetime
 import itertools
 import json
 import os
 import subprocess
-from dataclasses import fields
+import sys
+from dataclasses import asdict, fields
 
 import pandas as pd
 
-from scalinglab.errors import ConfigError
+from scalinglab.errors import ConfigError, SweepError
 from scalinglab.files import write_atomic
 from scalinglab.model import FAMILIES, model_config
 from scalinglab.profiles import get_profile
 from scalinglab.flops import flops_per_token
-from scalinglab.train import (TrainConfig, branch_key, pick_device, plan_budget, run_id, train, train_branches,
-                              versions)
+from scalinglab.train import TrainConfig, branch_key, pick_device, plan_budget, run_id, versions
+from scalinglab.workers import Failure, check_backend, run_groups
 
 
 def _split_key(key):
@@ -107,10 +110,14 @@ def write_provenance(path, command, results, profile=None, commit=None):
         "results": os.path.basename(path), "runs": len(results), "command": command,
         "scalinglab_commit": commit or git_commit(), "profile": profile or get_profile().name,
         "devices": sorted({r["device"] for r in results}), "versions": versions(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": now(),
         "wall_time_s": round(sum(r["wall_time_s"] for r in results), 1),
     }
     write_atomic(provenance_path(path), (json.dumps(record, indent=2) + "\n").encode())
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def provenance_path(path):
@@ -132,28 +139,62 @@ def share_stable_phases(configs):
     return list(groups.values())
 
 
-def run_sweep(configs, results_path, command=None, progress=True, profile=None):
+def failures_path(path):
+    return os.path.splitext(path)[0] + ".failures.jsonl"
+
+
+def record_failures(path, done, new=()):
+    """<results>.failures.jsonl: the runs that failed, with their errors, and have not succeeded since
+    (the file goes when there are none). A failure is not a result: the next sweep tries the run again."""
+    new_ids = {f["run_id"] for f in new}
+    kept = [f for f in read_results(failures_path(path)) if f["run_id"] not in done and f["run_id"] not in new_ids]
+    kept += new
+    if kept:
+        write_atomic(failures_path(path), "".join(json.dumps(f) + "\n" for f in kept).encode())
+    elif os.path.exists(failures_path(path)):
+        os.remove(failures_path(path))
+
+
+def run_sweep(configs, results_path, command=None, progress=True, profile=None, workers=None, backend="local",
+              address=None, retries=2):
     """Train every (model config, TrainConfig) not yet in results_path; return all results in config order.
 
     command: the shell command that regenerates this file; profile: the name of the profile whose
     sizes the configs use (default: the active one). Both are recorded in its provenance.
+    workers, backend ("local" or "ray"), address: where the runs train (scalinglab.workers.run_groups).
+    Results are the same wherever (on CPU, bit for bit at the same threads per run). Only this
+    process writes results_path, each run as it finishes. With workers, a run that fails 1 + retries
+    times goes to <results>.failures.jsonl with its error and the others go on; then SweepError says
+    so, and running the sweep again tries it again.
     """
+    workers = check_backend(backend, workers, address)
     done = {r["run_id"]: r for r in read_results(results_path)}
     commit = git_commit()  # the code that makes these runs, before anything can change under them
     todo = list({run_id(mc, tc): (mc, tc) for mc, tc in configs if run_id(mc, tc) not in done}.values())
-    if todo:
+    if todo and backend == "local":
         pick_device(todo[0][1].device)  # fail before training, not after the first run
+    groups = share_stable_phases(todo)
     from tqdm.auto import tqdm
     total, left = (sum(planned_flops(mc, tc) for mc, tc in runs) / 1e12 for runs in (configs, todo))
     # progress and its ETA in planned TFLOPs, not in runs: a data sweep's last run is its largest
+    finished, failed = len(configs) - len(todo), []
+
+    def say_retry(i, error, attempt):
+        tqdm.write(f"run {', '.join(run_id(*run) for run in groups[i])} failed ({error}): attempt {attempt + 1} "
+                   f"of {retries + 1}", file=sys.stderr)
+
     with tqdm(total=total, initial=total - left, desc="sweep", unit="TFLOP", disable=not progress,
-              bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} TFLOP [{elapsed}<{remaining}{postfix}]") as bar:
-        finished = len(configs) - len(todo)
-        for runs in share_stable_phases(todo):
-            mc = runs[0][0]
-            results = train_branches(mc, [tc for _, tc in runs]) if len(runs) > 1 else [train(*runs[0])]
-            for (mc, tc), result in zip(runs, results):
-                result = json.loads(json.dumps(result.to_dict()))  # exactly as a later read gives it
+              bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} TFLOP [{elapsed}<{remaining}{postfix}]") as bar, \
+            contextlib.closing(run_groups(groups, backend, workers, address, retries, say_retry)) as finished_groups:
+        for i, results in finished_groups:
+            if isinstance(results, Failure):
+                new = [{"run_id": run_id(mc, tc), "model": asdict(mc), "train": asdict(tc), "error": results.error,
+                        "attempts": results.attempts, "date": now()} for mc, tc in groups[i]]
+                record_failures(results_path, done, new)
+                failed += new
+                bar.set_postfix(runs=f"{finished}/{len(configs)}", failed=len(failed))
+                continue
+            for (mc, tc), result in zip(groups[i], results):
                 append_result(results_path, result)
                 done[result["run_id"]] = result
                 write_provenance(results_path, command, list(done.values()), profile, commit)
@@ -161,6 +202,11 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None):
                 bar.set_postfix(runs=f"{finished}/{len(configs)}",
                                 last=("diverged" if result["diverged"] else f"{result['val_loss']:.3f}"))
                 bar.update(planned_flops(mc, tc) / 1e12)
+    record_failures(results_path, done)
+    if failed:
+        raise SweepError(f"{len(failed)} of {len(configs)} runs failed {failed[0]['attempts']} times (first error: "
+                         f"{failed[0]['error']}); the others are saved in {results_path}, the errors in "
+                         f"{failures_path(results_path)}: run the sweep again to retry them")
     return [done[run_id(mc, tc)] for mc, tc in configs]
 
 
