@@ -130,8 +130,11 @@ def _add_where(p):
 
 
 def cmd_bench(args):
-    from scalinglab.bench import fit_speed, main
-    fit_speed() if args.fit else main(quick=args.quick)
+    from scalinglab.bench import fit_speed, main, sweep_speed
+    if args.sweep:
+        sweep_speed(*args.sweep)
+    else:
+        fit_speed() if args.fit else main(quick=args.quick)
 
 
 def build_parser():
@@ -168,9 +171,12 @@ def build_parser():
     _add_where(p)
     p.set_defaults(run=cmd_reference)
 
-    p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate")
+    p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate; --fit, --sweep: other speeds")
     p.add_argument("--quick", action="store_true", help="fewer steps and one repeat (noisier)")
     p.add_argument("--fit", action="store_true", help="instead: the Chinchilla grid fit, batched against scipy's loop")
+    p.add_argument("--sweep", nargs=2, metavar=("LAB", "EXPERIMENT"),
+                   help="instead: a cpu-profile reference sweep (e.g. lab02 families) sequentially, with 2 local "
+                        "workers and with Ray, and the scheduling cost per run")
     p.set_defaults(run=cmd_bench)
     return parser
 
