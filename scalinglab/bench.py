@@ -185,10 +185,18 @@ def _timed_sweep(configs, path, **where):
     return time.perf_counter() - start, sum(r["wall_time_s"] for r in results)
 
 
-def sweep_speed(lab="lab02", experiment="families", workers=2, small=16):
-    """A lab's cpu-profile reference sweep sequentially, with local workers and with Ray; then the cost
-    per run of scheduling, from sweeps of `small` and 2 * `small` runs of one step each (the slope of
-    wall time against runs is the cost of one more run; the intercept, of starting the workers)."""
+def _steady_rate(groups, **where):
+    """Seconds to the first finished run (starting the workers), then seconds per run after it."""
+    from scalinglab.workers import run_groups
+    start = time.perf_counter()
+    finished = [time.perf_counter() for _ in run_groups(groups, **where)]
+    return finished[0] - start, (finished[-1] - finished[0]) / (len(finished) - 1)
+
+
+def sweep_speed(lab="lab02", experiment="families", workers=2, tiny_runs=200):
+    """A lab's cpu-profile reference sweep sequentially, with local workers and with Ray; then what
+    scheduling costs per run, from `tiny_runs` runs of one step each: the time between finished runs
+    once the workers are up, times the workers, less the same for the sequential sweep."""
     import tempfile
     from scalinglab.experiments import experiments
     from scalinglab.model import GPTConfig
@@ -197,26 +205,23 @@ def sweep_speed(lab="lab02", experiment="families", workers=2, small=16):
     ways = {"sequential": {}, f"{workers} local workers": {"workers": workers},
             f"Ray, {workers} tasks at once": {"backend": "ray", "workers": workers}}
     configs = experiments(lab, get_profile("cpu"))[experiment]
-    tiny = [(GPTConfig(n_layer=1, d_model=16, n_head=1, context=32),
-             TrainConfig(corpus="prose", tokens=4 * 32, batch_size=4, eval_tokens=4 * 33, seed=seed))
-            for seed in range(2 * small)]
+    tiny = [[(GPTConfig(n_layer=1, d_model=16, n_head=1, context=32),
+              TrainConfig(corpus="prose", tokens=4 * 32, batch_size=4, eval_tokens=4 * 33, seed=seed))]
+            for seed in range(tiny_runs)]
     print(f"{lab} {experiment} (cpu profile, {len(configs)} runs) on {len(os.sched_getaffinity(0))} cores, "
           f"torch {torch.get_num_threads()} threads in this process")
     walls, per_run, startup = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for k, (name, where) in enumerate(ways.items()):
             walls[name], trained = _timed_sweep(configs, f"{tmp}/{k}.jsonl", **where)
-            few, _ = _timed_sweep(tiny[:small], f"{tmp}/{k}_few.jsonl", **where)
-            many, _ = _timed_sweep(tiny, f"{tmp}/{k}_many.jsonl", **where)
-            per_run[name] = (many - few) / small
-            startup[name] = few - small * per_run[name]
+            startup[name], per_run[name] = _steady_rate(tiny, **where)
             print(f"{name:>24}: {walls[name]:7.1f} s wall ({trained:7.1f} s of training by the runs' clocks), "
-                  f"speed-up {walls['sequential'] / walls[name]:.2f}; one-step runs: {per_run[name]:.3f} s per run, "
-                  f"{startup[name]:.1f} s to start")
+                  f"speed-up {walls['sequential'] / walls[name]:.2f}; one-step runs: first after {startup[name]:.1f} s, "
+                  f"then one every {per_run[name] * 1e3:.1f} ms")
     local, ray = list(ways)[1:]
-    # a worker spends workers * slope seconds per run: beyond a sequential run's cost, that is scheduling
+    # each worker spends workers * (time between runs) on a run: beyond what a sequential run costs, that is scheduling
     overhead = {name: workers * per_run[name] - per_run["sequential"] for name in (local, ray)}
     print(f"bench: sweep_speedup_local={walls['sequential'] / walls[local]:.2f} "
           f"sweep_speedup_ray={walls['sequential'] / walls[ray]:.2f} "
-          f"overhead_per_run_local_s={overhead[local]:.3f} overhead_per_run_ray_s={overhead[ray]:.3f} "
+          f"overhead_per_run_local_ms={overhead[local] * 1e3:.1f} overhead_per_run_ray_ms={overhead[ray] * 1e3:.1f} "
           f"startup_local_s={startup[local]:.1f} startup_ray_s={startup[ray]:.1f}")

@@ -1,4 +1,4 @@
-"""python -m scalinglab {train, sweep, bench}: the command line.
+"""python -m scalinglab {train, sweep, reference, plan, bench}: the command line.
 
 The options of `train` are generated from the fields of GPTConfig and TrainConfig, so the command
 line can never fall behind the library. Bad input ends in one line on stderr, never a traceback.
@@ -129,6 +129,30 @@ def _add_where(p):
     g.add_argument("--address", help="with --backend ray: the cluster's HOST:PORT (default: start one here)")
 
 
+def cmd_plan(args):
+    from scalinglab.errors import positive_int
+    from scalinglab.plan import LABS, Speed, calibrate, plan
+    from scalinglab.sweep import read_results
+    profile, devices = get_profile(args.profile), positive_int(args.devices, "devices")
+    if args.calibrate:
+        missing = [path for path in args.calibrate if not os.path.exists(path)]
+        if missing:
+            raise ConfigError(f"results file not found: {missing[0]}")
+        records = [r for path in args.calibrate for r in read_results(path)]
+        speed = calibrate(records)
+        source = f"fitted to {len(records)} runs in {', '.join(args.calibrate)}"
+    elif args.rate:
+        if not args.rate > 0 or args.step_ms < 0 or args.per_run_s < 0:
+            raise ConfigError("--rate must be positive, --step-ms and --per-run-s at least 0")
+        speed, source = Speed(args.rate, args.step_ms / 1e3, args.per_run_s), "given"
+    else:
+        raise ConfigError("give the device's speed: --rate FLOP/S [--step-ms MS --per-run-s S], or --calibrate "
+                          "RESULTS.jsonl made on that device")
+    print(f"profile {profile.name} on {devices} devices at {speed.rate / 1e12:.3g} TFLOP/s, {speed.step_s * 1e3:.3g} ms "
+          f"per step, {speed.per_run_s:.3g} s per run ({source})")
+    print(plan(profile, devices, speed, args.labs or LABS).round(2).to_string())
+
+
 def cmd_bench(args):
     from scalinglab.bench import fit_speed, main, sweep_speed
     if args.sweep:
@@ -170,6 +194,18 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_where(p)
     p.set_defaults(run=cmd_reference)
+
+    p = commands.add_parser("plan", help="how long a profile's reference sweeps take on N devices (runs, hours, wall time)",
+                            description="Plan the reference sweeps of the labs under a profile on several devices "
+                                        "from the device's speed: given, or fitted to results it has made.")
+    p.add_argument("--profile", choices=sorted(PROFILES), help="compute profile (default: $SCALINGLAB_PROFILE or auto)")
+    p.add_argument("--devices", type=_number(int), default=1, help="GPUs (or machines) running runs at once")
+    p.add_argument("--labs", nargs="+", metavar="LAB", help="default: every lab with reference sweeps")
+    p.add_argument("--rate", type=_number(float), metavar="FLOP/S", help="sustained training FLOP/s of one device")
+    p.add_argument("--step-ms", type=_number(float), default=0.0, help="floor per optimizer step, ms (default 0)")
+    p.add_argument("--per-run-s", type=_number(float), default=0.0, help="fixed seconds per run (default 0)")
+    p.add_argument("--calibrate", nargs="+", metavar="RESULTS", help="instead of --rate: fit the speed to these runs")
+    p.set_defaults(run=cmd_plan)
 
     p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate; --fit, --sweep: other speeds")
     p.add_argument("--quick", action="store_true", help="fewer steps and one repeat (noisier)")

@@ -174,6 +174,8 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None, 
     if todo and backend == "local":
         pick_device(todo[0][1].device)  # fail before training, not after the first run
     groups = share_stable_phases(todo)
+    if not (backend == "local" and workers == 1):  # in parallel, the longest first: no long run starts last
+        groups.sort(key=lambda runs: -sum(planned_flops(*run) for run in runs))
     from tqdm.auto import tqdm
     total, left = (sum(planned_flops(mc, tc) for mc, tc in runs) / 1e12 for runs in (configs, todo))
     # progress and its ETA in planned TFLOPs, not in runs: a data sweep's last run is its largest
