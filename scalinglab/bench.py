@@ -9,7 +9,6 @@ from minute to minute, and pairing cancels the drift.
 """
 import concurrent.futures
 import multiprocessing
-import os
 import resource
 import statistics
 import time
@@ -202,13 +201,14 @@ def sweep_speed(lab="lab02", experiment="families", workers=2, tiny_runs=200):
     from scalinglab.model import GPTConfig
     from scalinglab.profiles import get_profile
     from scalinglab.train import TrainConfig
+    from scalinglab.workers import cores
     ways = {"sequential": {}, f"{workers} local workers": {"workers": workers},
             f"Ray, {workers} tasks at once": {"backend": "ray", "workers": workers}}
     configs = experiments(lab, get_profile("cpu"))[experiment]
     tiny = [[(GPTConfig(n_layer=1, d_model=16, n_head=1, context=32),
               TrainConfig(corpus="prose", tokens=4 * 32, batch_size=4, eval_tokens=4 * 33, seed=seed))]
             for seed in range(tiny_runs)]
-    print(f"{lab} {experiment} (cpu profile, {len(configs)} runs) on {len(os.sched_getaffinity(0))} cores, "
+    print(f"{lab} {experiment} (cpu profile, {len(configs)} runs) on {cores()} cores, "
           f"torch {torch.get_num_threads()} threads in this process")
     walls, per_run, startup = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,6 +7,7 @@ and the other groups go on. The runs are independent and seeded, so where they t
 nothing in their results (on CPU: the same numbers, bit for bit).
 """
 import collections
+import functools
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -26,6 +27,11 @@ from scalinglab.train import train, train_branches
 
 BACKENDS = ("local", "ray")
 RAY_INSTALL = "pip install 'scalinglab[ray]'"
+
+
+def cores():
+    """The cores this process may use (all of the machine's where the OS cannot say, as on macOS)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 @dataclass
@@ -127,7 +133,7 @@ class LocalPool:
 
     def __init__(self, workers):
         self.gpus = torch.cuda.device_count()
-        self.threads = max(1, len(os.sched_getaffinity(0)) // workers)  # so that workers share the cores
+        self.threads = max(1, cores() // workers)  # so that workers share the cores
         self.procs, self.conns, self.busy = {}, {}, {}  # slot -> process, its connection, and the group it trains
         for slot in range(workers):
             self._start(slot)
@@ -192,10 +198,15 @@ def _reachable(address, timeout=5.0):
                           f"`ray start --head` or check the address") from None
 
 
-def _ray_task(group, threads, commit):
+@functools.cache
+def _node_commit():
     from scalinglab.sweep import git_commit
-    if git_commit() != commit:  # a node with other code would make results its provenance does not describe
-        raise ConfigError(f"this node runs scalinglab {git_commit()}, the driver {commit}: install the same "
+    return git_commit()  # once per Ray worker process: a worker serves one sweep, with the code it imported
+
+
+def _ray_task(group, threads, commit):
+    if _node_commit() != commit:  # a node with other code would make results its provenance does not describe
+        raise ConfigError(f"this node runs scalinglab {_node_commit()}, the driver {commit}: install the same "
                           f"commit on every node")
     return train_group(group, threads)
 

@@ -194,3 +194,16 @@ def test_bad_choices_on_the_command_line_give_one_line(tmp_path, args, message):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and message in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "spec.jsonl").exists()
+
+
+def test_reference_with_workers_makes_the_same_reference(tmp_path, monkeypatch, one_thread):
+    from scalinglab import experiments
+    from scalinglab.cli import main
+    made = {}
+    for name, where in [("sequential", []), ("workers", ["--workers", "2"])]:
+        monkeypatch.setattr(experiments, "REFERENCE_DIR", tmp_path / name)
+        main(["reference", "lab01", "--profile", "smoke", "--only", "synthetic", "--quiet", *where])
+        made[name] = sorted(read_results(tmp_path / name / "lab01_synthetic.jsonl"), key=lambda r: r["run_id"])
+    assert len(made["workers"]) == 3 and same_runs(made["workers"]) == same_runs(made["sequential"])
+    provenance = json.loads((tmp_path / "workers" / "lab01_synthetic.provenance.json").read_text())
+    assert provenance["runs"] == 3 and provenance["command"] == "SCALINGLAB_PROFILE=smoke python -m scalinglab reference lab01"
