@@ -167,7 +167,7 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None, 
     times goes to <results>.failures.jsonl with its error and the others go on; then SweepError says
     so, and running the sweep again tries it again.
     """
-    workers = check_backend(backend, workers, address)
+    workers = check_backend(backend, workers, address, retries)
     done = {r["run_id"]: r for r in read_results(results_path)}
     commit = git_commit()  # the code that makes these runs, before anything can change under them
     todo = list({run_id(mc, tc): (mc, tc) for mc, tc in configs if run_id(mc, tc) not in done}.values())

@@ -49,8 +49,10 @@ def train_group(runs, threads=None):
     return [json.loads(json.dumps(r.to_dict())) for r in results]  # exactly as a later read of the file gives them
 
 
-def check_backend(backend, workers, address):
+def check_backend(backend, workers, address, retries=0):
     """Fail on a bad choice before anything trains; the number of workers (None: as many as Ray's cluster allows)."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"retries must be a whole number >= 0, got {retries!r}")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}: use 'local' (processes on this machine) or 'ray'")
     if workers is not None:
@@ -76,7 +78,7 @@ def run_groups(groups, backend="local", workers=None, address=None, retries=2, o
     ray: one Ray task per group on the cluster at `address` (None: a cluster started on this machine).
     on_retry(index, error, attempt) hears of each failed attempt that will be retried.
     """
-    workers = check_backend(backend, workers, address)
+    workers = check_backend(backend, workers, address, retries)
     if backend == "local" and workers == 1:
         for i, group in enumerate(groups):
             yield i, train_group(group)

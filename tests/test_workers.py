@@ -106,16 +106,19 @@ def _lines(path, n):
     return lambda: path.exists() and len(path.read_text().splitlines()) >= n
 
 
-def _processes(marker):
-    """The pids of the processes whose command line contains marker."""
+def _processes(marker, parent=None):
+    """The pids of the processes whose command line contains marker (and whose parent is `parent`, if given)."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
+                cmdline = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if marker in cmdline and parent in (None, ppid):
+            found.append(int(pid))
     return found
 
 
@@ -130,7 +133,8 @@ def test_a_killed_worker_costs_a_retry_not_a_run(tmp_path, backend, marker):
     results = tmp_path / "spec.jsonl"
     proc = _sweep(tmp_path, "--workers", "2", "--backend", backend)
     _wait_for(_lines(results, 1), proc)
-    worker = _wait_for(lambda: _processes(marker), proc)[0]  # a worker with a run in progress
+    parent = proc.pid if backend == "local" else None  # Ray's workers are its raylet's children
+    worker = _wait_for(lambda: _processes(marker, parent), proc)[0]  # a worker with a run in progress
     os.kill(worker, signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -138,25 +142,26 @@ def test_a_killed_worker_costs_a_retry_not_a_run(tmp_path, backend, marker):
     _check_all_four_once(results)
 
 
+@pytest.mark.parametrize("backend, marker", [("local", b"scalinglab.workers"), ("ray", b"ray::_ray_task")])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_a_killed_driver_stops_its_workers_and_resumes(tmp_path, sig):
+def test_a_killed_driver_stops_its_workers_and_resumes(tmp_path, sig, backend, marker):
     results = tmp_path / "spec.jsonl"
-    proc = _sweep(tmp_path, "--workers", "2")
+    proc = _sweep(tmp_path, "--workers", "2", "--backend", backend)
     _wait_for(_lines(results, 1), proc)
-    workers = _processes(f"scalinglab.workers".encode())
-    assert workers and proc.poll() is None, "the sweep finished before it could be interrupted: make its runs longer"
+    workers = _wait_for(lambda: _processes(marker), proc)
+    assert proc.poll() is None, "the sweep finished before it could be interrupted: make its runs longer"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
         assert "run the same command to resume" in err and "Traceback" not in err
-    deadline = time.time() + 10  # a worker notices within a second that its driver is gone
-    while set(workers) & set(_processes(b"scalinglab.workers")) and time.time() < deadline:
+    deadline = time.time() + 20  # a local worker notices within a second that its driver is gone; Ray's, its raylet
+    while set(workers) & set(_processes(marker)) and time.time() < deadline:
         time.sleep(0.2)
-    assert not set(workers) & set(_processes(b"scalinglab.workers")), "workers outlived their driver"
+    assert not set(workers) & set(_processes(marker)), "workers outlived their driver"
     saved = results.read_text()
     assert saved.endswith("\n") and 1 <= len(read_results(results)) < 4
 
-    proc = _sweep(tmp_path, "--workers", "2")
+    proc = _sweep(tmp_path, "--workers", "2", "--backend", backend)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     _check_all_four_once(results, saved)
@@ -166,6 +171,7 @@ def test_a_killed_driver_stops_its_workers_and_resumes(tmp_path, sig):
     ({"workers": 0}, "workers must be a positive whole number, got 0"),
     ({"workers": 1.5}, "workers must be a positive whole number"),
     ({"backend": "slurm"}, "unknown backend 'slurm': use 'local'"),
+    ({"workers": 2, "retries": -1}, "retries must be a whole number >= 0, got -1"),
     ({"address": "10.0.0.1:6379"}, "an address is for backend 'ray'"),
     ({"backend": "ray", "address": "127.0.0.1:1"}, "cannot reach a Ray cluster at 127.0.0.1:1"),
     ({"backend": "ray", "address": "nowhere"}, "is not HOST:PORT"),
