@@ -10,7 +10,7 @@ import sys
 import types
 from dataclasses import MISSING, fields
 
-from scalinglab.errors import ConfigError, SweepError
+from scalinglab.errors import ConfigError, SweepError, positive_int
 from scalinglab.model import GPTConfig
 from scalinglab.profiles import PROFILES, get_profile
 from scalinglab.train import TrainConfig
@@ -102,18 +102,33 @@ def cmd_sweep(args):
 def cmd_reference(args):
     from scalinglab.experiments import experiments, reference_path
     from scalinglab.sweep import run_sweep
+    from scalinglab.workers import check_backend, connect_ray
     profile = get_profile(args.profile)
     command = f"SCALINGLAB_PROFILE={profile.name} python -m scalinglab reference {args.lab}"
-    for name, configs in experiments(args.lab, profile).items():
-        if args.only and name not in args.only:
-            continue
-        path = reference_path(args.lab, name)
-        print(f"{args.lab} {name}: {len(configs)} runs -> {path}", file=sys.stderr)
-        try:
-            run_sweep(configs, str(path), command=command, progress=not args.quiet, profile=profile.name,
-                      **_where(args))
-        except KeyboardInterrupt:
-            sys.exit(f"\ninterrupted: finished runs are saved in {path}; run the same command to resume")
+    where = _where(args)
+    check_backend(**where)
+    connected = args.backend == "ray" and connect_ray(args.address)  # one Ray session for every experiment
+    failed = []
+    try:
+        for name, configs in experiments(args.lab, profile).items():
+            if args.only and name not in args.only:
+                continue
+            path = reference_path(args.lab, name)
+            print(f"{args.lab} {name}: {len(configs)} runs -> {path}", file=sys.stderr)
+            try:
+                run_sweep(configs, str(path), command=command, progress=not args.quiet, profile=profile.name,
+                          **{**where, "address": None})  # checked above; with Ray, connected above
+            except KeyboardInterrupt:
+                sys.exit(f"\ninterrupted: finished runs are saved in {path}; run the same command to resume")
+            except SweepError as e:  # the other experiments still run
+                print(f"error: {e}", file=sys.stderr)
+                failed.append(name)
+    finally:
+        if connected:
+            import ray
+            ray.shutdown()
+    if failed:
+        raise SweepError(f"runs of {', '.join(failed)} failed (above); run the same command to retry them")
 
 
 def _where(args):
@@ -130,7 +145,6 @@ def _add_where(p):
 
 
 def cmd_plan(args):
-    from scalinglab.errors import positive_int
     from scalinglab.plan import LABS, Speed, calibrate, plan
     from scalinglab.sweep import read_results
     profile, devices = get_profile(args.profile), positive_int(args.devices, "devices")
@@ -141,15 +155,15 @@ def cmd_plan(args):
         records = [r for path in args.calibrate for r in read_results(path)]
         speed = calibrate(records)
         source = f"fitted to {len(records)} runs in {', '.join(args.calibrate)}"
-    elif args.rate:
+    elif args.rate is not None:
         if not args.rate > 0 or args.step_ms < 0 or args.per_run_s < 0:
             raise ConfigError("--rate must be positive, --step-ms and --per-run-s at least 0")
         speed, source = Speed(args.rate, args.step_ms / 1e3, args.per_run_s), "given"
     else:
         raise ConfigError("give the device's speed: --rate FLOP/S [--step-ms MS --per-run-s S], or --calibrate "
                           "RESULTS.jsonl made on that device")
-    print(f"profile {profile.name} on {devices} devices at {speed.rate / 1e12:.3g} TFLOP/s, {speed.step_s * 1e3:.3g} ms "
-          f"per step, {speed.per_run_s:.3g} s per run ({source})")
+    print(f"profile {profile.name} on {devices} devices at {speed.rate / 1e12:.3g} TFLOP/s, "
+          f"{speed.step_s * 1e3:.3g} ms per step, {speed.per_run_s:.3g} s per run ({source})")
     print(plan(profile, devices, speed, args.labs or LABS).round(2).to_string())
 
 
@@ -195,7 +209,7 @@ def build_parser():
     _add_where(p)
     p.set_defaults(run=cmd_reference)
 
-    p = commands.add_parser("plan", help="how long a profile's reference sweeps take on N devices (runs, hours, wall time)",
+    p = commands.add_parser("plan", help="how long a profile's reference sweeps take on N devices",
                             description="Plan the reference sweeps of the labs under a profile on several devices "
                                         "from the device's speed: given, or fitted to results it has made.")
     p.add_argument("--profile", choices=sorted(PROFILES), help="compute profile (default: $SCALINGLAB_PROFILE or auto)")
@@ -207,7 +221,8 @@ def build_parser():
     p.add_argument("--calibrate", nargs="+", metavar="RESULTS", help="instead of --rate: fit the speed to these runs")
     p.set_defaults(run=cmd_plan)
 
-    p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate; --fit, --sweep: other speeds")
+    p = commands.add_parser("bench", help="training throughput vs a plain PyTorch loop and the matmul rate "
+                                          "(--fit, --sweep: other speeds)")
     p.add_argument("--quick", action="store_true", help="fewer steps and one repeat (noisier)")
     p.add_argument("--fit", action="store_true", help="instead: the Chinchilla grid fit, batched against scipy's loop")
     p.add_argument("--sweep", nargs=2, metavar=("LAB", "EXPERIMENT"),

@@ -48,8 +48,10 @@ class Speed:
 
 def calibrate(records):
     """The Speed that best fits measured runs (result records), all three terms >= 0, by least squares in
-    seconds: the long runs, which make up a plan's hours, weigh the most. A record's wall_time_s is its training loop with its validations; the time to build the model and
+    seconds: the long runs, which make up a plan's hours, weigh the most. Diverged runs are left out.
+    A record's wall_time_s is its training loop with its validations; the time to build the model and
     record the run is not on that clock, so per_run_s from it is a floor."""
+    records = [r for r in records if not r["diverged"]]  # stopped early: their time is not their plan's
     terms = np.array([_terms(model_config(**r["model"]), TrainConfig(**r["train"])) for r in records])
     seconds = np.array([r["wall_time_s"] for r in records])
     if len(records) < 3 or len({tuple(t) for t in terms[:, :2]}) < 3:
@@ -69,16 +71,21 @@ def longest_first(seconds, devices):
 
 
 def plan(profile, devices, speed: Speed, labs=LABS):
-    """One row per lab and one for all: runs, PFLOPs, device-hours, the wall time on `devices` (the
-    labs one after another, each lab's runs spread over the devices; 'all' spreads every run at once)
-    and the longest run."""
+    """One row per lab and one for all: runs, PFLOPs, device-hours, the wall time on `devices` as
+    `reference LAB --workers` spends it (experiment after experiment, each one's runs longest first;
+    the labs one after another) and the longest run. WSD budgets that share a stable phase are
+    counted as apart: for them it is an overestimate."""
     from scalinglab.experiments import experiments
-    runs = {lab: [(mc, tc) for configs in experiments(lab, profile).values() for mc, tc in configs] for lab in labs}
-    runs["all"] = [run for lab in labs for run in runs[lab]]
     rows = {}
-    for name, configs in runs.items():
-        seconds = [speed.seconds(mc, tc) for mc, tc in configs]
-        rows[name] = {"runs": len(configs), "PFLOPs": sum(run_flops(mc, tc) for mc, tc in configs) / 1e15,
-                      "device_hours": sum(seconds) / 3600, "wall_minutes": longest_first(seconds, devices) / 60,
-                      "longest_run_minutes": max(seconds) / 60}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    for lab in labs:
+        sweeps = list(experiments(lab, profile).values())
+        seconds = [[speed.seconds(mc, tc) for mc, tc in configs] for configs in sweeps]
+        rows[lab] = {"runs": sum(map(len, sweeps)),
+                     "PFLOPs": sum(run_flops(mc, tc) for configs in sweeps for mc, tc in configs) / 1e15,
+                     "device_hours": sum(map(sum, seconds)) / 3600,
+                     "wall_minutes": sum(longest_first(s, devices) for s in seconds) / 60,
+                     "longest_run_minutes": max(map(max, seconds)) / 60}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.loc["all"] = table.sum()
+    table.loc["all", "longest_run_minutes"] = table["longest_run_minutes"].drop("all").max()
+    return table

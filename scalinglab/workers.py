@@ -9,10 +9,8 @@ nothing in their results (on CPU: the same numbers, bit for bit).
 import collections
 import functools
 import json
-import multiprocessing
 import multiprocessing.connection
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +77,8 @@ def run_groups(groups, backend="local", workers=None, address=None, retries=2, o
     on_retry(index, error, attempt) hears of each failed attempt that will be retried.
     """
     workers = check_backend(backend, workers, address, retries)
+    if not groups:
+        return
     if backend == "local" and workers == 1:
         for i, group in enumerate(groups):
             yield i, train_group(group)
@@ -113,7 +113,6 @@ def _stop_with(driver_pid):
 
 def local_worker(fd, threads, driver_pid):
     """A pool's worker (python -m scalinglab.workers): train each group the driver sends, send back its results."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the driver stops us
     threading.Thread(target=_stop_with, args=(driver_pid,), daemon=True).start()
     conn = multiprocessing.connection.Connection(fd)
     while True:
@@ -128,13 +127,16 @@ def local_worker(fd, threads, driver_pid):
 
 
 class LocalPool:
-    """Worker processes on this machine, each training one group at a time; a dead worker is replaced.
+    """Worker processes on this machine, each training one group at a time; a worker that dies or fails is replaced.
 
     Workers are fresh interpreters (not multiprocessing's spawn, which re-imports the caller's script
-    and so needs an `if __name__ == "__main__"` guard in it), connected by a socket pair."""
+    and so needs an `if __name__ == "__main__"` guard in it), connected by a socket pair, each in a
+    session of its own: Ctrl-C reaches the driver alone, which stops them."""
 
     def __init__(self, workers):
-        self.gpus = torch.cuda.device_count()
+        count = torch.cuda.device_count()
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")  # set by Slurm or the user: its ids, not 0..count-1
+        self.gpus = (visible.split(",") if visible else [str(g) for g in range(count)])[:count] if count > 1 else []
         self.threads = max(1, cores() // workers)  # so that workers share the cores
         self.procs, self.conns, self.busy = {}, {}, {}  # slot -> process, its connection, and the group it trains
         for slot in range(workers):
@@ -143,20 +145,30 @@ class LocalPool:
     def _start(self, slot):
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
-        if self.gpus > 1:
-            env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)  # one GPU per worker
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]  # one GPU per worker
         self.procs[slot] = subprocess.Popen(
             [sys.executable, "-m", "scalinglab.workers", str(theirs.fileno()), str(self.threads), str(os.getpid())],
-            pass_fds=[theirs.fileno()], env=env)
+            pass_fds=[theirs.fileno()], env=env, start_new_session=True)
         theirs.close()
         self.conns[slot] = multiprocessing.connection.Connection(ours.detach())
+
+    def _restart(self, slot):
+        self.procs[slot].kill()
+        self.procs[slot].wait()
+        self.conns[slot].close()
+        self._start(slot)
 
     def has_room(self):
         return len(self.busy) < len(self.procs)
 
     def submit(self, i, group):
         slot = next(s for s in self.procs if s not in self.busy)
-        self.conns[slot].send(group)
+        try:
+            self.conns[slot].send(group)
+        except OSError:  # it died while idle: a new one takes the group
+            self._restart(slot)
+            self.conns[slot].send(group)
         self.busy[slot] = i
 
     def next_done(self):
@@ -166,11 +178,13 @@ class LocalPool:
         try:
             ok, payload = self.conns[slot].recv()
         except (EOFError, OSError):
-            proc = self.procs[slot]
-            proc.wait(5)
-            ok, payload = False, f"worker process died (exit code {proc.returncode}) while training"
-            self.conns[slot].close()
-            self._start(slot)
+            try:
+                code = self.procs[slot].wait(5)
+            except subprocess.TimeoutExpired:
+                code = "none: it hung"
+            ok, payload = False, f"worker process died (exit code {code}) while training"
+        if not ok:  # the next group gets a fresh process: a failed run can leave a broken CUDA context behind
+            self._restart(slot)
         return i, ok, payload
 
     def close(self):
@@ -200,6 +214,34 @@ def _reachable(address, timeout=5.0):
                           f"`ray start --head` or check the address") from None
 
 
+def connect_ray(address=None):
+    """Connect this process to the Ray cluster at address (None: start one on this machine; check the
+    address first with check_backend), unless it is connected already; True if it connected now, and so
+    should disconnect when done."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    except (ConnectionError, RuntimeError) as e:
+        raise ConfigError(f"cannot connect to a Ray cluster at {address}: {str(e).splitlines()[0]}") from None
+    return True
+
+
+def ray_request(total, node_cpus, workers):
+    """(runs at once, CPUs per run, GPUs per run) on a cluster with these total resources and nodes of these CPUs:
+    a GPU per run where there are GPUs, else an even share of the CPUs that fits on one node."""
+    gpus, cpus = int(total.get("GPU", 0)), int(total.get("CPU", 1))
+    workers = workers or gpus or cpus
+    if gpus:
+        return workers, 1, 1
+    return workers, max(1, min(cpus // workers, int(max(node_cpus, default=1)))), 0
+
+
+class WrongCode(ConfigError):
+    """A Ray node runs other scalinglab code than the driver: every run there would be mislabelled."""
+
+
 @functools.cache
 def _node_commit():
     from scalinglab.sweep import git_commit
@@ -207,30 +249,23 @@ def _node_commit():
 
 
 def _ray_task(group, threads, commit):
-    if _node_commit() != commit:  # a node with other code would make results its provenance does not describe
-        raise ConfigError(f"this node runs scalinglab {_node_commit()}, the driver {commit}: install the same "
-                          f"commit on every node")
+    if _node_commit() != commit:  # results whose provenance (the driver's commit) would not describe them
+        raise WrongCode(f"a Ray node ({socket.gethostname()}) runs scalinglab {_node_commit()}, the driver "
+                        f"{commit}: install the driver's commit on every node (a git checkout, pip install -e .)")
     return train_group(group, threads)
 
 
 class RayPool:
-    """One Ray task per group: a GPU each where the cluster has GPUs, else an even share of its CPUs."""
+    """One Ray task per group, with the resources of ray_request."""
 
     def __init__(self, workers, address):
         from scalinglab.sweep import git_commit
         self.ray = ray = import_ray()
-        self.started = not ray.is_initialized()
-        if self.started:
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-            except (ConnectionError, RuntimeError) as e:
-                raise ConfigError(f"cannot connect to a Ray cluster at {address}: {str(e).splitlines()[0]}") from None
-        resources = ray.cluster_resources()
-        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
-        self.workers = workers or gpus or cpus
-        self.threads = 1 if gpus else max(1, cpus // self.workers)
+        self.started = connect_ray(address)
+        node_cpus = [n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]]
+        self.workers, self.threads, gpus = ray_request(ray.cluster_resources(), node_cpus, workers)
         # retries are run_groups' (max_retries=0), so that both backends retry alike
-        self.task = ray.remote(num_cpus=self.threads, num_gpus=1 if gpus else 0, max_retries=0)(_ray_task)
+        self.task = ray.remote(num_cpus=self.threads, num_gpus=gpus, max_retries=0)(_ray_task)
         self.commit = git_commit()
         self.busy = {}  # Ray object ref -> group index
 
@@ -247,6 +282,8 @@ class RayPool:
             return i, True, self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as e:  # the run raised: its own error, not Ray's wrapping
             cause = e.cause if isinstance(e.cause, BaseException) else e
+            if isinstance(cause, WrongCode):  # no retry mends it: stop the sweep
+                raise ConfigError(str(cause)) from None
             return i, False, f"{type(cause).__name__}: {cause}".splitlines()[0]
         except self.ray.exceptions.RayError as e:  # the worker died, or its node
             return i, False, f"{type(e).__name__}: {str(e).strip().splitlines()[0]}"

@@ -17,7 +17,8 @@ def test_a_run_costs_its_training_and_its_validations():
     tc = TrainConfig(tokens=100 * 8 * 64, batch_size=8, eval_tokens=4096, eval_corpora=("poetry",))
     # 100 steps, validated after 25, 50 and 75 (a quarter of the windows) and 100 (all), and poetry at the end
     forward = flops_per_token(MODEL) / 3
-    assert run_flops(MODEL, tc) == pytest.approx(flops_per_token(MODEL) * 100 * 8 * 64 + 4096 * (1 + 3 / 4 + 1) * forward)
+    training = flops_per_token(MODEL) * 100 * 8 * 64
+    assert run_flops(MODEL, tc) == pytest.approx(training + 4096 * (1 + 3 / 4 + 1) * forward)
 
 
 def test_longest_first_is_grahams_schedule():
@@ -30,9 +31,10 @@ def test_calibrate_recovers_the_speed_that_made_the_times():
     speed = Speed(rate=2e11, step_s=0.004, per_run_s=1.5)
     configs = [(GPTConfig(n_layer=n, d_model=d, n_head=2, context=64), TrainConfig(tokens=t, batch_size=b))
                for n, d, t, b in [(1, 32, 2e5, 8), (2, 64, 8e5, 16), (1, 128, 4e5, 4), (3, 64, 1e6, 32)]]
-    records = [{"model": {"family": "gpt", **vars(mc)}, "train": vars(tc), "wall_time_s": speed.seconds(mc, tc)}
-               for mc, tc in configs]
-    fitted = calibrate(records)
+    records = [{"model": {"family": "gpt", **vars(mc)}, "train": vars(tc), "wall_time_s": speed.seconds(mc, tc),
+                "diverged": False} for mc, tc in configs]
+    stopped_early = {**records[-1], "wall_time_s": 0.1, "diverged": True}  # left out: not its plan's time
+    fitted = calibrate(records + [stopped_early])
     assert fitted.rate == pytest.approx(speed.rate, rel=1e-6) and fitted.step_s == pytest.approx(speed.step_s, rel=1e-6)
     assert fitted.per_run_s == pytest.approx(speed.per_run_s, rel=1e-6)
     with pytest.raises(ConfigError, match="at least three measured runs"):

@@ -12,6 +12,7 @@ import torch
 
 from scalinglab.errors import ConfigError, SweepError
 from scalinglab.sweep import expand, failures_path, read_results, run_sweep
+from scalinglab.workers import cores, ray_request
 
 BASE = {"model": {"n_layer": 1, "d_model": 32, "n_head": 2, "context": 64},
         "train": {"corpus": "prose", "tokens": 20 * 8 * 64, "batch_size": 8, "eval_tokens": 2048}}
@@ -33,10 +34,10 @@ def ray_cluster():
 
 @pytest.fixture
 def one_thread():
-    """Workers on this 2-core machine get a thread each: so must the sequential sweep they are compared with,
-    since CPU float sums depend on how they are split among threads (at the 1e-8 level)."""
+    """Two workers get half the cores each: so must the sequential sweep they are compared with, since CPU
+    float sums depend on how they are split among threads (at the 1e-8 level)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, cores() // 2))
     yield
     torch.set_num_threads(threads)
 
@@ -54,6 +55,9 @@ def test_local_workers_and_ray_give_the_records_of_a_sequential_sweep(tmp_path, 
         in_file = [r["run_id"] for r in read_results(tmp_path / f"{name}.jsonl")]  # in the order they finished
         assert sorted(in_file) == sorted({r["run_id"] for r in sequential})  # each once (the first WSD run is twice
         # in configs: it is the seed-0 run of the grid)
+        before = (tmp_path / f"{name}.jsonl").read_text()
+        assert run_sweep(configs, tmp_path / f"{name}.jsonl", progress=False, **where) == results  # nothing to do
+        assert (tmp_path / f"{name}.jsonl").read_text() == before
     assert results[-1]["extra"]["branched_at_step"] == 32  # the WSD pair still trained as one group
 
 
@@ -63,6 +67,25 @@ def test_ray_takes_as_many_runs_at_once_as_the_cluster_has_cpus(tmp_path, ray_cl
     assert (pool.workers, pool.threads) == (2, 1)
     pool.close()
     assert ray_cluster.is_initialized()  # a cluster the caller started is the caller's to stop
+
+
+@pytest.mark.parametrize("total, nodes, workers, asked", [
+    ({"CPU": 2}, [2], None, (2, 1, 0)),
+    ({"CPU": 16}, [8, 8], 2, (2, 8, 0)),
+    ({"CPU": 16}, [8, 8], 1, (1, 8, 0)),     # no run can have more CPUs than one node has
+    ({"CPU": 64, "GPU": 8}, [64], None, (8, 1, 1)),  # a GPU each, as many at once as there are GPUs
+    ({"CPU": 64, "GPU": 8}, [64], 4, (4, 1, 1)),
+])
+def test_ray_requests_a_gpu_per_run_or_a_share_of_the_cpus_that_fits_a_node(total, nodes, workers, asked):
+    assert ray_request(total, nodes, workers) == asked
+
+
+def test_a_ray_node_with_other_code_stops_the_sweep(tmp_path, ray_cluster, monkeypatch):
+    from scalinglab import sweep
+    monkeypatch.setattr(sweep, "git_commit", lambda: "0123abcd")  # the driver's commit, not the nodes'
+    with pytest.raises(ConfigError, match=r"runs scalinglab .*, the driver 0123abcd: install the driver's commit"):
+        run_sweep(expand(BASE), tmp_path / "sweep.jsonl", progress=False, backend="ray")
+    assert not (tmp_path / "sweep.jsonl").exists()
 
 
 def test_a_run_that_keeps_failing_is_recorded_and_the_others_are_saved(tmp_path, text_file):
@@ -86,8 +109,9 @@ def _sweep(tmp_path, *where):
     """A sweep of 4 runs of a few seconds each in a process of its own, as a user starts it."""
     spec = {**BASE, "train": {**BASE["train"], "tokens": 300 * 8 * 64}, "grid": {"train.seed": list(range(4))}}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
+    # a session of its own, as a terminal gives a command: Ctrl-C is then a SIGINT to its process group
     return subprocess.Popen([sys.executable, "-m", "scalinglab", "sweep", str(tmp_path / "spec.json"), "--quiet",
-                             *where], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             *where], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
@@ -151,7 +175,10 @@ def test_a_killed_driver_stops_its_workers_and_resumes(tmp_path, sig, backend, m
     _wait_for(_lines(results, 1), proc)
     workers = _wait_for(lambda: _processes(marker), proc)
     assert proc.poll() is None, "the sweep finished before it could be interrupted: make its runs longer"
-    proc.send_signal(sig)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # Ctrl-C: the whole foreground group, as a terminal sends it
+    else:
+        proc.kill()  # kill -9 of the driver alone
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
         assert "run the same command to resume" in err and "Traceback" not in err
@@ -213,4 +240,5 @@ def test_reference_with_workers_makes_the_same_reference(tmp_path, monkeypatch, 
         made[name] = sorted(read_results(tmp_path / name / "lab01_synthetic.jsonl"), key=lambda r: r["run_id"])
     assert len(made["workers"]) == 3 and same_runs(made["workers"]) == same_runs(made["sequential"])
     provenance = json.loads((tmp_path / "workers" / "lab01_synthetic.provenance.json").read_text())
-    assert provenance["runs"] == 3 and provenance["command"] == "SCALINGLAB_PROFILE=smoke python -m scalinglab reference lab01"
+    assert provenance["runs"] == 3
+    assert provenance["command"] == "SCALINGLAB_PROFILE=smoke python -m scalinglab reference lab01"
