@@ -6,7 +6,6 @@ interrupt, a crash or kill -9 loses at most the runs in progress and never leave
 Runs can train in parallel (scalinglab.workers); this process alone writes the file.
 """
 import contextlib
-import datetime
 import itertools
 import json
 import os
@@ -21,7 +20,7 @@ from scalinglab.files import write_atomic
 from scalinglab.model import FAMILIES, model_config
 from scalinglab.profiles import get_profile
 from scalinglab.flops import flops_per_token
-from scalinglab.train import TrainConfig, branch_key, pick_device, plan_budget, run_id, versions
+from scalinglab.train import TrainConfig, branch_key, pick_device, plan_budget, run_id, utc_now, versions
 from scalinglab.workers import Failure, check_backend, run_groups
 
 
@@ -110,14 +109,10 @@ def write_provenance(path, command, results, profile=None, commit=None):
         "results": os.path.basename(path), "runs": len(results), "command": command,
         "scalinglab_commit": commit or git_commit(), "profile": profile or get_profile().name,
         "devices": sorted({r["device"] for r in results}), "versions": versions(),
-        "date": now(),
+        "date": utc_now(),
         "wall_time_s": round(sum(r["wall_time_s"] for r in results), 1),
     }
     write_atomic(provenance_path(path), (json.dumps(record, indent=2) + "\n").encode())
-
-
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def provenance_path(path):
@@ -150,6 +145,7 @@ def record_failures(path, done, new=()):
     kept = [f for f in read_results(failures_path(path)) if f["run_id"] not in done and f["run_id"] not in new_ids]
     kept += new
     if kept:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # every run may have failed
         write_atomic(failures_path(path), "".join(json.dumps(f) + "\n" for f in kept).encode())
     elif os.path.exists(failures_path(path)):
         os.remove(failures_path(path))
@@ -191,7 +187,7 @@ def run_sweep(configs, results_path, command=None, progress=True, profile=None, 
         for i, results in finished_groups:
             if isinstance(results, Failure):
                 new = [{"run_id": run_id(mc, tc), "model": asdict(mc), "train": asdict(tc), "error": results.error,
-                        "attempts": results.attempts, "date": now()} for mc, tc in groups[i]]
+                        "attempts": results.attempts, "date": utc_now()} for mc, tc in groups[i]]
                 record_failures(results_path, done, new)
                 failed += new
                 bar.set_postfix(runs=f"{finished}/{len(configs)}", failed=len(failed))

@@ -227,6 +227,10 @@ def evaluate(model, windows, device, autocast):
     return losses.mean().item(), stderr
 
 
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def versions():
     import scalinglab
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
@@ -455,4 +459,4 @@ def record(run: Run, mc, tc: TrainConfig, other_sets, steps) -> RunResult:
         train_bpb=bpb(log.train_loss), val_bpb=bpb(val_loss), curve=log.curve, val_curve=log.val_curve,
         diverged=diverged, diverged_step=log.diverged_step, wall_time_s=log.wall_time_s,
         tokens_per_s=seen / log.wall_time_s if log.wall_time_s > 0 else 0.0, device=device, versions=versions(),
-        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+        date=utc_now())

@@ -105,6 +105,14 @@ def test_a_run_that_keeps_failing_is_recorded_and_the_others_are_saved(tmp_path,
     assert not os.path.exists(failures_path(path))  # no failure is left on record once its run has succeeded
 
 
+def test_failures_are_recorded_where_no_run_has_succeeded_yet(tmp_path):
+    configs = expand({**BASE, "train": {**BASE["train"], "corpus": str(tmp_path / "missing.txt")}})
+    path = tmp_path / "new folder" / "sweep.jsonl"
+    with pytest.raises(SweepError, match="1 of 1 runs failed 1 times"):
+        run_sweep(configs, path, progress=False, workers=2, retries=0)
+    assert not path.exists() and len(read_results(failures_path(path))) == 1
+
+
 def _sweep(tmp_path, *where):
     """A sweep of 4 runs of a few seconds each in a process of its own, as a user starts it."""
     spec = {**BASE, "train": {**BASE["train"], "tokens": 300 * 8 * 64}, "grid": {"train.seed": list(range(4))}}
